@@ -1,0 +1,1 @@
+"""Turning files and URLs into clean, dated, chunked documents (adapters: trafilatura, pypdf, httpx)."""
