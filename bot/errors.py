@@ -41,3 +41,11 @@ class LLMError(UserError):
 
 class ConfigError(UserError):
     """A setting or a prompt file is missing or invalid (raised at start)."""
+
+
+class LLMTimeout(LLMError):
+    """The language model did not answer within the configured timeout."""
+
+
+class LLMInvalidOutput(LLMError):
+    """The language model's answer did not fit the required structure."""

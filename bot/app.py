@@ -1,0 +1,105 @@
+"""Wiring: build the shared resources once from settings and hand them to the CLI or the bot.
+
+``App`` owns the embedder, the chroma client, the lexical index, the prompts and the assessor.
+Stores are per collection (the bot gives each Discord guild its own); ``retriever_for`` adapts a
+store to the core's :class:`~bot.core.ports.Retriever`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from bot.config import Settings
+from bot.core.indicators import load_thresholds
+from bot.core.models import Assessment, Passage
+from bot.core.pipeline import Assessor
+from bot.core.prompts import Prompts, load_prompts
+from bot.core.scoring import ScoringParams
+from bot.embeddings import MiniLMEmbedder, shared_embedder
+from bot.store import CorpusStore, LexicalIndex, SearchFilter, open_chroma_client
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StoreRetriever:
+    """The core's Retriever over one CorpusStore (hybrid search, ``as_of`` filter)."""
+
+    store: CorpusStore
+    base_filter: SearchFilter = SearchFilter()
+
+    def retrieve(self, query: str, *, k: int, as_of: dt.date | None = None) -> list[Passage]:
+        flt = self.base_filter
+        if as_of is not None:
+            flt = SearchFilter(as_of=as_of, date_from=flt.date_from, date_to=flt.date_to, sources=flt.sources, tags=flt.tags)
+        return self.store.search(query, k, flt)
+
+
+def load_scoring_params(settings: Settings) -> ScoringParams:
+    """Fitted parameters from ``prompts/scoring.yaml`` (written by ``analyst eval --calibrate``)."""
+    import yaml
+
+    path = settings.prompts_dir / "scoring.yaml"
+    if path.exists():
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return ScoringParams.model_validate(data.get("params", {}))
+    return ScoringParams()
+
+
+class App:
+    def __init__(self, settings: Settings, *, llm: Any = None, build_llm: bool = True) -> None:
+        self.settings = settings
+        self.prompts: Prompts = load_prompts(settings.prompts_dir)  # validated at start
+        self.embedder: MiniLMEmbedder = shared_embedder(settings.embedding_model_path, settings.embedding_threads)
+        if llm is None and build_llm and settings.llm_provider != "none":
+            from bot.llm import build_llm as _build
+
+            llm = _build(settings)
+        self.llm = llm
+        self.assessor = Assessor(
+            self.prompts,
+            self.embedder,
+            llm=llm,
+            params=load_scoring_params(settings),
+            thresholds=load_thresholds(settings.prompts_dir / "indicator_thresholds.yaml"),
+            n_passages=settings.assessment_passages,
+            max_question_chars=settings.max_question_chars,
+        )
+        self._client: Any = None
+        self._lexical: LexicalIndex | None = None
+        self._stores: dict[str, CorpusStore] = {}
+        self._lock = threading.Lock()
+
+    def store(self, collection: str | None = None) -> CorpusStore:
+        name = collection or self.settings.collection
+        with self._lock:
+            if name not in self._stores:
+                if self._client is None:
+                    self._client = open_chroma_client(self.settings)
+                if self._lexical is None:
+                    self._lexical = LexicalIndex(self.settings.lexical_path)
+                self._stores[name] = CorpusStore(
+                    self.settings, self.embedder, collection=name, client=self._client, lexical=self._lexical
+                )
+            return self._stores[name]
+
+    def retriever(self, collection: str | None = None) -> StoreRetriever:
+        return StoreRetriever(self.store(collection))
+
+    def assess(
+        self, question: str, *, collection: str | None = None, as_of: dt.date | None = None, engine: str = "auto"
+    ) -> Assessment:
+        return self.assessor.assess(question, self.retriever(collection), as_of=as_of, engine=engine)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        with self._lock:
+            for s in self._stores.values():
+                s.close()
+            self._stores.clear()
+            if self._lexical is not None:
+                self._lexical.close()
+                self._lexical = None

@@ -1,0 +1,195 @@
+"""The indicator engine: an assessment without an LLM.
+
+For each variable it retrieves evidence with that variable's own queries, splits the passages
+about the subject into sentences, and matches the framework's indicators against them by
+embedding similarity. An indicator is found when a sentence's cosine similarity to it reaches
+that indicator's threshold (``prompts/indicator_thresholds.yaml``, computed from the corpus by
+``benchmarks/calibrate_indicators.py``, not guessed). Each found indicator is cited by the
+sentence that matched it. The score follows from the balance of indicators found:
+
+    net = (favours - against) / (favours + against + 1)      score = round(2 + 2 * net)
+
+so one sign moves the score by one step and only several concordant signs reach 0 or 4. A
+variable with no indicator found is "insufficient evidence".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from bot.core.framework import Framework, VariableSpec
+from bot.core.models import Citation, Passage, VariableAssessment
+from bot.core.ports import Retriever, SentenceEmbedder
+
+_SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(])")
+FALLBACK_THRESHOLD = 0.5  # used only for an indicator the thresholds file does not know
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(text) if len(s.split()) >= 4]
+
+
+def subject_keys(subject: str) -> list[str]:
+    """Lower-case stems that a passage about the subject is likely to contain ("kazak" for Kazakhstan)."""
+    words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z\-']+", subject)]
+    skip = {"the", "of", "and", "south", "north", "east", "west", "republic", "region", "central", "eastern", "western"}
+    keys = [w[:5] if len(w) > 5 else w for w in words if w not in skip]
+    return keys or [w[:5] for w in words]
+
+
+def load_thresholds(path: Path) -> dict[str, float]:
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(k): float(v) for k, v in (data.get("thresholds") or {}).items()}
+
+
+@dataclass
+class Match:
+    indicator: str
+    direction: int  # +1 favours intervention, -1 against
+    similarity: float
+    sentence: str
+    passage: Passage
+
+
+class IndicatorEngine:
+    name = "indicators:all-MiniLM-L6-v2"
+
+    def __init__(
+        self,
+        framework: Framework,
+        embedder: SentenceEmbedder,
+        thresholds: dict[str, float] | None = None,
+        *,
+        k_per_query: int = 5,
+        cache_size: int = 20_000,
+    ) -> None:
+        self.framework = framework
+        self.embedder = embedder
+        self.thresholds = thresholds or {}
+        self.k_per_query = k_per_query
+        self._indicators: dict[str, tuple[list[str], list[int], np.ndarray, np.ndarray]] = {}
+        for spec in framework.variables:
+            texts = spec.indicators.favours + spec.indicators.against
+            dirs = [1] * len(spec.indicators.favours) + [-1] * len(spec.indicators.against)
+            vecs = embedder.embed(texts)
+            thr = np.array([self.thresholds.get(t, FALLBACK_THRESHOLD) for t in texts], dtype=np.float32)
+            self._indicators[spec.key] = (texts, dirs, vecs, thr)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+
+    # -- sentence vectors with an LRU cache (passages recur across questions) -------------
+    def _embed_sentences(self, sentences: Sequence[str]) -> np.ndarray:
+        missing = [s for s in dict.fromkeys(sentences) if s not in self._cache]
+        if missing:
+            for s, v in zip(missing, self.embedder.embed(missing), strict=True):
+                self._cache[s] = v
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        for s in sentences:
+            self._cache.move_to_end(s)
+        return np.stack([self._cache[s] for s in sentences]) if sentences else np.zeros((0, 384), np.float32)
+
+    def evidence(
+        self, question: str, subject: str, retriever: Retriever, as_of: dt.date | None
+    ) -> dict[str, list[Passage]]:
+        """Per variable, the passages its own queries retrieve (about the subject when it is known)."""
+        keys = subject_keys(subject) if subject else []
+        out: dict[str, list[Passage]] = {}
+        base = retriever.retrieve(question, k=self.k_per_query, as_of=as_of)
+        for spec in self.framework.variables:
+            pool: dict[str, Passage] = {p.id: p for p in base}
+            for q in spec.queries:
+                for p in retriever.retrieve(q.format(subject=subject or question), k=self.k_per_query, as_of=as_of):
+                    pool.setdefault(p.id, p)
+            passages = list(pool.values())
+            if keys:
+                about = [p for p in passages if any(key in (p.title + " " + p.text).lower() for key in keys)]
+                passages = about
+            out[spec.key] = passages
+        return out
+
+    def match(self, spec: VariableSpec, passages: list[Passage]) -> list[Match]:
+        sentences: list[tuple[str, Passage]] = [(s, p) for p in passages for s in split_sentences(p.text)]
+        if not sentences:
+            return []
+        texts, dirs, ivecs, thr = self._indicators[spec.key]
+        svecs = self._embed_sentences([s for s, _ in sentences])
+        sims = svecs @ ivecs.T  # (sentences, indicators)
+        found: list[Match] = []
+        for j in range(len(texts)):
+            i = int(np.argmax(sims[:, j]))
+            if sims[i, j] >= thr[j]:
+                found.append(Match(texts[j], dirs[j], float(sims[i, j]), sentences[i][0], sentences[i][1]))
+        return found
+
+    @staticmethod
+    def score(matches: list[Match]) -> tuple[int, str]:
+        fav = sum(1 for m in matches if m.direction > 0)
+        ag = sum(1 for m in matches if m.direction < 0)
+        net = (fav - ag) / (fav + ag + 1)
+        score = int(math.floor(2 + 2 * net + 0.5))
+        n = fav + ag
+        confidence = "low" if n <= 1 else "medium" if n <= 3 else "high"
+        return max(0, min(4, score)), confidence
+
+    def run(
+        self, question: str, subject: str, retriever: Retriever, as_of: dt.date | None
+    ) -> tuple[list[Passage], list[VariableAssessment]]:
+        """The cited passages (numbered from 1, in order) and the five variable assessments."""
+        evidence = self.evidence(question, subject, retriever, as_of)
+        numbering: dict[str, int] = {}
+        by_id: dict[str, Passage] = {p.id: p for ps in evidence.values() for p in ps}
+        variables = [self.assess_variable(spec, evidence[spec.key], numbering) for spec in self.framework.variables]
+        passages = [by_id[pid] for pid, _ in sorted(numbering.items(), key=lambda kv: kv[1])]
+        return passages, variables
+
+    def assess_variable(
+        self, spec: VariableSpec, passages: list[Passage], numbering: dict[str, int]
+    ) -> VariableAssessment:
+        """Score one variable; passages it cites get the next free numbers in ``numbering``."""
+        matches = self.match(spec, passages)
+        if not matches:
+            return VariableAssessment(
+                variable=spec.key,
+                status="insufficient_evidence",
+                rationale="No passage matched any of this variable's indicators.",
+            )
+        score, confidence = self.score(matches)
+        matches.sort(key=lambda m: -m.similarity)
+        for m in matches:  # number passages in order of first (strongest) use
+            numbering.setdefault(m.passage.id, len(numbering) + 1)
+        citations: list[Citation] = []
+        for m in matches:
+            n = numbering[m.passage.id]
+            if all(c.passage != n for c in citations):
+                citations.append(Citation(passage=n, quote=m.sentence))
+        fav = [m for m in matches if m.direction > 0]
+        ag = [m for m in matches if m.direction < 0]
+        parts = []
+        if fav:
+            parts.append("For: " + "; ".join(f"{_short(m.sentence)} [{numbering[m.passage.id]}]" for m in fav[:2]))
+        if ag:
+            parts.append("Against: " + "; ".join(f"{_short(m.sentence)} [{numbering[m.passage.id]}]" for m in ag[:2]))
+        return VariableAssessment(
+            variable=spec.key,
+            status="assessed",
+            score=score,  # type: ignore[arg-type]
+            confidence=confidence,  # type: ignore[arg-type]
+            rationale=f"{len(fav)} sign(s) for, {len(ag)} against. " + " ".join(parts),
+            citations=citations[:4],
+        )
+
+
+def _short(sentence: str, limit: int = 120) -> str:
+    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"

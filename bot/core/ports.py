@@ -1,0 +1,42 @@
+"""The two (three) small interfaces the pipeline is written against."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+from pydantic import BaseModel
+
+from bot.core.models import Passage
+
+T = TypeVar("T", bound=BaseModel)
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    def retrieve(self, query: str, *, k: int, as_of: dt.date | None = None) -> list[Passage]:
+        """The k most relevant passages published on or before ``as_of`` (all when None)."""
+        ...
+
+
+@runtime_checkable
+class StructuredLLM(Protocol):
+    """A chat model that fills a pydantic schema.
+
+    Raises :class:`bot.errors.LLMTimeout` when it does not answer in time and
+    :class:`bot.errors.LLMInvalidOutput` when its answer does not fit ``schema``.
+    """
+
+    @property
+    def model_name(self) -> str: ...
+
+    def generate(self, system: str, prompt: str, schema: type[T]) -> T: ...
+
+
+@runtime_checkable
+class SentenceEmbedder(Protocol):
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length vectors, one row per text."""
+        ...

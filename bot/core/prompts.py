@@ -1,0 +1,61 @@
+"""Prompt templates as files in ``prompts/``, loaded and validated at start.
+
+Each template names its placeholders in ``{braces}``; a template missing a required placeholder,
+or using one that nobody fills, is a :class:`ConfigError` when the program starts, not a broken
+answer later (as in simonw/llm's templates).
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.core.framework import Framework, load_framework
+from bot.errors import ConfigError
+
+REQUIRED: dict[str, set[str]] = {
+    "system": {"variables"},
+    "assess": {"question", "as_of", "framework", "passages"},
+    "repair": {"error", "n_passages"},
+}
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+@dataclass(frozen=True)
+class Prompts:
+    system: str
+    assess: str
+    repair: str
+    framework: Framework
+
+    def render(self, name: str, **values: object) -> str:
+        template: str = getattr(self, name)
+        missing = REQUIRED[name] - values.keys()
+        if missing:
+            raise ValueError(f"prompt {name!r} needs {sorted(missing)}")
+        return template.format(**values)
+
+
+def load_prompts(directory: Path) -> Prompts:
+    texts: dict[str, str] = {}
+    for name, required in REQUIRED.items():
+        path = directory / f"{name}.md"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise ConfigError(f"Prompt file {path} is missing.") from exc
+        try:
+            found = placeholders(text)
+        except ValueError as exc:
+            raise ConfigError(f"Prompt file {path} has a malformed placeholder ({exc}).") from exc
+        if required - found:
+            raise ConfigError(f"Prompt file {path} lacks placeholder(s) {', '.join(sorted(required - found))}.")
+        if found - required:
+            raise ConfigError(f"Prompt file {path} uses unknown placeholder(s) {', '.join(sorted(found - required))}.")
+        texts[name] = text
+    framework = load_framework(directory / "framework.yaml")
+    return Prompts(framework=framework, **texts)
