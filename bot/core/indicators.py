@@ -31,11 +31,24 @@ from bot.core.models import Citation, Passage, VariableAssessment
 from bot.core.ports import Retriever, SentenceEmbedder
 
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(])")
+# abbreviations after which a full stop does not end a sentence ("Jan. 7", "Gen. Sidorov", "U.S. troops")
+_ABBREV = re.compile(
+    r"\b(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Gen|Col|Lt|Maj|Capt|Sgt|Mr|Mrs|Ms|Dr|Prof|St|No|Vol|"
+    r"vs|etc|approx|U\.S|U\.K|U\.N|E\.U)\.$"
+)
 FALLBACK_THRESHOLD = 0.5  # used only for an indicator the thresholds file does not know
 
 
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text) if len(s.split()) >= 4]
+    """Sentences of four words or more; abbreviations such as "Jan." do not end a sentence."""
+    out: list[str] = []
+    for part in _SENTENCE.split(text):
+        part = part.strip()
+        if out and _ABBREV.search(out[-1]):
+            out[-1] = f"{out[-1]} {part}"
+        elif part:
+            out.append(part)
+    return [s for s in out if len(s.split()) >= 4]
 
 
 def subject_keys(subject: str) -> list[str]:
@@ -126,10 +139,14 @@ class IndicatorEngine:
         texts, dirs, ivecs, thr = self._indicators[spec.key]
         svecs = self._embed_sentences([s for s, _ in sentences])
         sims = svecs @ ivecs.T  # (sentences, indicators)
+        margin = sims - thr[None, :]
+        # a sentence is evidence for one indicator at most: the one it clears by the widest margin
+        owner = np.argmax(margin, axis=1)
         found: list[Match] = []
         for j in range(len(texts)):
-            i = int(np.argmax(sims[:, j]))
-            if sims[i, j] >= thr[j]:
+            rows = np.where((owner == j) & (margin[:, j] >= 0))[0]
+            if len(rows):
+                i = int(rows[np.argmax(sims[rows, j])])
                 found.append(Match(texts[j], dirs[j], float(sims[i, j]), sentences[i][0], sentences[i][1]))
         return found
 

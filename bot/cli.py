@@ -1,0 +1,225 @@
+"""``analyst``: the command line. Same core as the bot: ingest, sources, corpus, ask, serve, eval."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.config import Settings
+from bot.errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Scored, cited assessments of Russian intervention questions.")
+corpus_app = typer.Typer(no_args_is_help=True, help="List or delete indexed documents.")
+app.add_typer(corpus_app, name="corpus")
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from exc
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic ValidationError: show which setting is wrong, in one line
+        raise UserError(f"Invalid configuration: {str(exc).splitlines()[0:3]}") from exc
+
+
+def _app(settings: Settings, **kw):
+    from bot.app import App
+
+    return App(settings, **kw)
+
+
+@app.command()
+def ingest(
+    items: Annotated[list[str], typer.Argument(help="Files, folders (recursively) or http(s) URLs.")],
+    date: Annotated[str | None, typer.Option(help="Publication date for these items (YYYY-MM-DD).")] = None,
+    title: Annotated[str | None, typer.Option(help="Title (for a single item).")] = None,
+    source: Annotated[str | None, typer.Option(help="Source name, e.g. 'Foreign Policy'.")] = None,
+    url: Annotated[str | None, typer.Option(help="Canonical link to cite (for a single item).")] = None,
+    tags: Annotated[str | None, typer.Option(help="Comma-separated tags.")] = None,
+    collection: Annotated[str | None, typer.Option(help="Collection (default: ANALYST_COLLECTION).")] = None,
+) -> None:
+    """Index documents: added, updated, skipped (unchanged) and failed, with reasons."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from bot.ingest import expand, ingest_items, summarise
+
+    settings = _settings()
+    if _date(date) is None and date:
+        raise typer.BadParameter("bad --date")
+    meta = {k: v for k, v in {"date": date, "title": title, "source": source, "url": url, "tags": tags}.items() if v}
+    if (title or url) and len(expand(items)) > 1:
+        raise UserError("--title and --url apply to a single document; give one file or URL.")
+    core = _app(settings, build_llm=False)
+    out = _console()
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=_console(True), transient=True) as bar:
+            task = bar.add_task("indexing", total=None)
+
+            def progress(i: int, n: int, outcome) -> None:
+                bar.update(task, total=n, completed=i, description=f"indexing {outcome.name[:40]}")
+
+            outcomes = ingest_items(core.store(collection), items, settings, meta=meta or None, progress=progress)
+    finally:
+        core.close()
+    for o in outcomes:
+        style = {"added": "green", "updated": "cyan", "skipped": "dim", "failed": "red"}[o.status]
+        detail = f" ({o.chunks} chunks)" if o.chunks else ""
+        reason = f": {o.reason}" if o.reason else ""
+        out.print(f"[{style}]{o.status:>8}[/] {o.name}{detail}{reason}")
+        for w in o.warnings:
+            out.print(f"         [yellow]warning[/] {o.name}: {w}")
+    counts = summarise(outcomes)
+    out.print(", ".join(f"{v} {k}" for k, v in counts.items()))
+    if outcomes and counts["failed"] == len(outcomes):
+        raise typer.Exit(1)
+
+
+@app.command()
+def sources(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=50)] = 5,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Only passages published on or before this date.")] = None,
+    source: Annotated[list[str] | None, typer.Option("--source", help="Only from this source (repeatable).")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Only with this tag (repeatable).")] = None,
+    since: Annotated[str | None, typer.Option(help="Only published on or after this date.")] = None,
+    collection: Annotated[str | None, typer.Option()] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Numbered background passages (no LLM): title, date, paragraph, link and text."""
+    from bot.store import SearchFilter
+    from bot.terminal import render_passages
+
+    settings = _settings()
+    if not query.strip():
+        raise UserError("Give something to search for.")
+    flt = SearchFilter(as_of=_date(as_of), date_from=_date(since), sources=tuple(source or ()), tags=tuple(tag or ()))
+    core = _app(settings, build_llm=False)
+    try:
+        passages = core.store(collection).search(query[: settings.max_question_chars * 4], k, flt)
+    finally:
+        core.close()
+    if as_json:
+        typer.echo(json.dumps([p.model_dump(mode="json") for p in passages], indent=2, ensure_ascii=False))
+        return
+    if not passages:
+        _console().print("No passage matches." + (" (Is the corpus indexed? Try `analyst ingest knowledge/`.)" if not as_of else ""))
+        return
+    _console().print(render_passages(passages))
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help='e.g. "Will Russia send troops into Kazakhstan?"')],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Assess as of this date (YYYY-MM-DD).")] = None,
+    engine: Annotated[str, typer.Option(help="auto (LLM if configured), llm or indicators.")] = "auto",
+    collection: Annotated[str | None, typer.Option()] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the assessment as JSON.")] = False,
+) -> None:
+    """Assess a question on the five variables and print the scored, cited answer."""
+    from bot.terminal import render_assessment
+
+    if engine not in {"auto", "llm", "indicators"}:
+        raise typer.BadParameter("engine must be auto, llm or indicators")
+    settings = _settings()
+    core = _app(settings, build_llm=engine != "indicators")
+    try:
+        if core.store(collection).count() == 0:
+            raise UserError("The corpus is empty: index something first, e.g. `analyst ingest knowledge/`.")
+        result = core.assess(question, collection=collection, as_of=_date(as_of), engine=engine)
+    finally:
+        core.close()
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        _console().print(render_assessment(result))
+
+
+@corpus_app.command("list")
+def corpus_list(collection: Annotated[str | None, typer.Option()] = None) -> None:
+    """The indexed documents: id, date, title, source, chunks."""
+    from rich.table import Table
+
+    settings = _settings()
+    core = _app(settings, build_llm=False)
+    try:
+        docs = core.store(collection).documents()
+    finally:
+        core.close()
+    table = Table("id", "date", "title", "source", "chunks")
+    for d in docs:
+        table.add_row(d.id, d.date.isoformat() if d.date else "undated", d.title, d.source, str(d.chunks))
+    _console().print(table)
+    _console().print(f"{len(docs)} documents")
+
+
+@corpus_app.command("delete")
+def corpus_delete(doc_id: str, collection: Annotated[str | None, typer.Option()] = None) -> None:
+    """Remove a document (its vectors and lexical rows)."""
+    settings = _settings()
+    core = _app(settings, build_llm=False)
+    try:
+        found = core.store(collection).delete(doc_id)
+    finally:
+        core.close()
+    if not found:
+        raise UserError(f"No document with id '{doc_id}' (see `analyst corpus list`).")
+    _console().print(f"deleted {doc_id}")
+
+
+def _console(stderr: bool = False):
+    from bot.terminal import console
+
+    return console(stderr)
+
+
+def _register_plugins() -> None:
+    """Commands that live with their feature: serve (Discord), eval and eval-retrieval."""
+    for module in ("bot.discord.cli", "bot.evaluation.cli"):
+        try:
+            mod = __import__(module, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue  # feature not present in this checkout
+            raise
+        mod.register(app)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("chromadb").setLevel(logging.ERROR)
+    _register_plugins()
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        _console(True).print(f"[red]error:[/] {exc.message}")
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        logging.getLogger("analyst").exception("unexpected error")
+        _console(True).print(f"[red]error:[/] unexpected {type(exc).__name__}; the traceback is above.")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
