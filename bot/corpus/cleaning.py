@@ -20,7 +20,10 @@ import unicodedata
 _WS = re.compile(r"\s+")
 _CREDIT = re.compile(
     r"(getty images|afp|reuters|associated press|\bap photo\b|/ap\b|epa|shutterstock|anadolu|"
-    r"sputnik|tass|photo by|photograph:|image credit|via getty)\W*$",
+    r"sputnik|tass|photo by|photograph:|image credit|via getty)\W*$"
+    # "(AP Photo/Jane Doe)", "Photo: Jane Doe/Reuters", "Image credit: ..." at the end of a caption
+    r"|\((?:ap|afp|reuters|epa|xinhua)\s+photos?\s*/[^)]{1,80}\)\W*$"
+    r"|\b(?:photo|photograph|image|picture)(?:\s+credit)?\s*:\s*[^.]{1,80}$",
     re.I,
 )
 _BYLINE = re.compile(r"^by\s+[^.]{0,120}$|^by\s*,", re.I)
