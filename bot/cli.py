@@ -133,7 +133,10 @@ def ask(
 
     if engine not in {"auto", "llm", "indicators"}:
         raise typer.BadParameter("engine must be auto, llm or indicators")
+    from bot.core.pipeline import check_question
+
     settings = _settings()
+    check_question(question, settings.max_question_chars)  # before loading anything
     core = _app(settings, build_llm=engine != "indicators")
     try:
         if core.store(collection).count() == 0:
@@ -158,7 +161,12 @@ def corpus_list(collection: Annotated[str | None, typer.Option()] = None) -> Non
         docs = core.store(collection).documents()
     finally:
         core.close()
-    table = Table("id", "date", "title", "source", "chunks")
+    table = Table()
+    table.add_column("id", no_wrap=True)
+    table.add_column("date", no_wrap=True)
+    table.add_column("title")
+    table.add_column("source")
+    table.add_column("chunks", justify="right")
     for d in docs:
         table.add_row(d.id, d.date.isoformat() if d.date else "undated", d.title, d.source, str(d.chunks))
     _console().print(table)
@@ -204,7 +212,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except UserError as exc:
-        _console(True).print(f"[red]error:[/] {exc.message}")
+        _console(True).print(f"[red]error:[/] {exc.message}", soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -204,7 +204,7 @@ class IndicatorEngine:
             score=score,  # type: ignore[arg-type]
             confidence=confidence,  # type: ignore[arg-type]
             rationale=f"{len(fav)} sign(s) for, {len(ag)} against. " + " ".join(parts),
-            citations=citations[:4],
+            citations=citations,
         )
 
 
