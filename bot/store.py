@@ -116,6 +116,31 @@ def open_chroma_client(settings: Settings):
         raise StoreUnavailable(f"Cannot open {where} ({type(exc).__name__}: {str(exc)[:160]}).") from exc
 
 
+# Chunk ids are unique per collection (several collections -- one per Discord guild -- share this
+# file and may hold the same document). Schema version 1 had them unique across the whole file.
+_SCHEMA_VERSION = 2
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    collection TEXT NOT NULL, doc_id TEXT NOT NULL, version TEXT NOT NULL,
+    content_hash TEXT NOT NULL, title TEXT, date TEXT, source TEXT, url TEXT, tags TEXT,
+    origin TEXT, chunks INTEGER, ingested_at TEXT,
+    PRIMARY KEY (collection, doc_id));
+CREATE INDEX IF NOT EXISTS documents_hash ON documents (collection, content_hash);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY, collection TEXT NOT NULL, chunk_id TEXT NOT NULL,
+    doc_id TEXT NOT NULL, date_ord INTEGER NOT NULL, source_key TEXT, tags TEXT, text TEXT NOT NULL,
+    UNIQUE (collection, chunk_id));
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (collection, doc_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, content='chunks', content_rowid='rowid', tokenize='porter unicode61');
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text) VALUES (new.rowid, new.text); END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.rowid, old.text); END;
+PRAGMA user_version = 2;
+"""
+
+
 class LexicalIndex:
     """Registry of documents + FTS5 (BM25) over chunk text, in one SQLite file (WAL mode)."""
 
@@ -126,29 +151,40 @@ class LexicalIndex:
             self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(
-                """
-                CREATE TABLE IF NOT EXISTS documents (
-                    collection TEXT NOT NULL, doc_id TEXT NOT NULL, version TEXT NOT NULL,
-                    content_hash TEXT NOT NULL, title TEXT, date TEXT, source TEXT, url TEXT, tags TEXT,
-                    origin TEXT, chunks INTEGER, ingested_at TEXT,
-                    PRIMARY KEY (collection, doc_id));
-                CREATE INDEX IF NOT EXISTS documents_hash ON documents (collection, content_hash);
-                CREATE TABLE IF NOT EXISTS chunks (
-                    rowid INTEGER PRIMARY KEY, collection TEXT NOT NULL, chunk_id TEXT NOT NULL UNIQUE,
-                    doc_id TEXT NOT NULL, date_ord INTEGER NOT NULL, source_key TEXT, tags TEXT, text TEXT NOT NULL);
-                CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (collection, doc_id);
-                CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-                    text, content='chunks', content_rowid='rowid', tokenize='porter unicode61');
-                CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
-                    INSERT INTO chunks_fts(rowid, text) VALUES (new.rowid, new.text); END;
-                CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
-                    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.rowid, old.text); END;
-                """
-            )
+            self._migrate()
+            self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"Cannot open the lexical index at {path} ({exc}).") from exc
         self._lock = threading.RLock()
+
+    def _migrate(self) -> None:
+        """Bring a file written by an older version up to ``_SCHEMA_VERSION`` (rowids kept, FTS rebuilt)."""
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        row = self._db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='chunks'").fetchone()
+        if row is None or version >= _SCHEMA_VERSION or "UNIQUE (collection, chunk_id)" in row[0]:
+            return
+        script = """
+            BEGIN IMMEDIATE;
+            DROP TRIGGER IF EXISTS chunks_ai;
+            DROP TRIGGER IF EXISTS chunks_ad;
+            ALTER TABLE chunks RENAME TO chunks_v1;
+            CREATE TABLE chunks (
+                rowid INTEGER PRIMARY KEY, collection TEXT NOT NULL, chunk_id TEXT NOT NULL,
+                doc_id TEXT NOT NULL, date_ord INTEGER NOT NULL, source_key TEXT, tags TEXT, text TEXT NOT NULL,
+                UNIQUE (collection, chunk_id));
+            INSERT INTO chunks (rowid, collection, chunk_id, doc_id, date_ord, source_key, tags, text)
+                SELECT rowid, collection, chunk_id, doc_id, date_ord, source_key, tags, text FROM chunks_v1;
+            DROP TABLE chunks_v1;
+            DROP INDEX IF EXISTS chunks_doc;
+            INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');
+            COMMIT;
+            """
+        try:
+            self._db.executescript(script)
+        except sqlite3.Error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         with self._lock:
