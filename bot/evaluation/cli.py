@@ -1,0 +1,145 @@
+"""``analyst eval`` and ``analyst eval-retrieval``: registered on the main CLI by :func:`register`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.config import REPO_ROOT, Settings
+from bot.errors import ConfigError, UserError
+
+
+class EngineOpt(StrEnum):
+    auto = "auto"
+    llm = "llm"
+    indicators = "indicators"
+
+
+class ProviderOpt(StrEnum):
+    none = "none"
+    openai = "openai"
+    anthropic = "anthropic"
+    ollama = "ollama"
+    llamacpp = "llamacpp"
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        return Settings(**overrides)
+    except Exception as exc:  # pydantic ValidationError: one line about the bad setting
+        raise ConfigError(f"Invalid configuration: {' '.join(str(exc).splitlines()[:3])}") from exc
+
+
+def _console(stderr: bool = False):
+    from bot.terminal import console
+
+    return console(stderr)
+
+
+@contextmanager
+def _progress() -> Iterator:
+    """A progress bar on stderr; yields the (what, done, total) callback the runner calls."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=_console(True), transient=True,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(what: str, done: int, total: int) -> None:
+            stage = "indexing" if what == "indexing" else "searching" if what == "searching" else "assessing"
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(what, total=total)
+            bar.update(tasks[stage], description=what, completed=done, total=total)
+
+        yield update
+
+
+def _write_json(path: Path, data: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(data, encoding="utf-8")
+
+
+def eval_cases(
+    cases: Annotated[Path, typer.Argument(help="A case file (YAML, with its documents in docs/ next to it).")],
+    engine: Annotated[EngineOpt, typer.Option(help="auto: the LLM when one is configured, else indicators.")] = EngineOpt.auto,
+    provider: Annotated[ProviderOpt | None, typer.Option(help="LLM provider (default: ANALYST_LLM_PROVIDER).")] = None,
+    with_starter_corpus: Annotated[
+        bool, typer.Option("--with-starter-corpus", help="Also index knowledge/ (off: it describes some cases' outcomes).")
+    ] = False,
+    out: Annotated[Path, typer.Option(help="Folder for the JSON report and the reliability diagram.")] = Path("reports"),
+    calibrate: Annotated[
+        bool, typer.Option("--calibrate", help="Fit the likelihood parameters by grid search; report the leave-one-out Brier.")
+    ] = False,
+    write_params: Annotated[
+        bool, typer.Option("--write-params", help="With --calibrate: write the parameters fitted on all cases to prompts/scoring.yaml.")
+    ] = False,
+) -> None:
+    """Assess every case of a case file as of its date; Brier, accuracy, variable agreement, citation checks."""
+    from bot.evaluation.cases import load_cases
+    from bot.evaluation.report import reliability_png, render_eval
+    from bot.evaluation.runner import run_cases
+    from bot.evaluation.runner import write_params as _write_params
+
+    if write_params and not calibrate:
+        raise typer.BadParameter("--write-params needs --calibrate")
+    settings = _settings(**({"llm_provider": provider.value} if provider else {}))
+    if engine is EngineOpt.llm and settings.llm_provider == "none":
+        raise ConfigError("--engine llm needs an LLM: set ANALYST_LLM_PROVIDER or pass --provider.")
+    case_file = load_cases(cases)
+    with _progress() as update:
+        report = run_cases(
+            case_file, settings, engine=engine.value, with_starter_corpus=with_starter_corpus,
+            calibrate=calibrate, progress=update,
+        )
+    if write_params:
+        target = settings.prompts_dir / "scoring.yaml"
+        _write_params(target, report)
+        assert report.calibration is not None
+        report.calibration.written_to = str(target)
+    out_json = out / f"eval-{report.label}.json"
+    _write_json(out_json, report.model_dump_json(indent=2))
+    png = reliability_png(report, out / f"reliability-{report.label}.png")
+    console = _console()
+    console.print(render_eval(report))
+    console.print(f"report: {out_json}" + (f"; reliability diagram: {png}" if png else ""))
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def eval_retrieval(
+    questions: Annotated[Path, typer.Argument(help="Questions YAML: [{question, relevant: [file names]}].")],
+    corpus: Annotated[
+        list[Path] | None, typer.Option("--corpus", help="Folder or file to index (repeatable; default knowledge/).")
+    ] = None,
+    k: Annotated[int, typer.Option(min=1, max=50, help="How many passages count as retrieved.")] = 5,
+    out: Annotated[Path, typer.Option(help="Folder for the JSON report.")] = Path("reports"),
+) -> None:
+    """Recall@k and MRR of vector, lexical and hybrid search on a question set with known relevant documents."""
+    from bot.evaluation.report import retrieval_table
+    from bot.evaluation.runner import run_retrieval
+
+    settings = _settings()
+    dirs = list(corpus) if corpus else [REPO_ROOT / "knowledge"]
+    for d in dirs:
+        if not d.exists():
+            raise UserError(f"{d}: no such file or folder")
+    with _progress() as update:
+        report = run_retrieval(questions, dirs, settings, k=k, progress=update)
+    out_json = out / f"retrieval-{questions.stem}.json"
+    _write_json(out_json, report.model_dump_json(indent=2))
+    _console().print(retrieval_table(report))
+    _console().print(f"report: {out_json}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``eval`` and ``eval-retrieval`` to the main CLI."""
+    app.command("eval")(eval_cases)
+    app.command("eval-retrieval")(eval_retrieval)
+

@@ -1,0 +1,202 @@
+"""Rendering of evaluation reports: rich tables for the terminal, JSON and a reliability diagram."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from bot.core.models import VARIABLES
+from bot.core.scoring import VERDICT_BANDS
+from bot.evaluation.metrics import OUTCOMES, VERDICTS
+from bot.evaluation.runner import EvalReport, RetrievalReport
+
+SHORT = {"trigger": "trig", "local_support": "supp", "military_opposition": "oppo", "feasibility": "feas", "costs": "cost"}
+OUTCOME_ABBR = {"intervened": "yes", "limited": "limited", "not_intervened": "no"}
+
+
+def pct(x: float | None, digits: int = 0) -> str:
+    return "n/a" if x is None else f"{100 * x:.{digits}f} %"
+
+
+def num(x: float | None, digits: int = 3) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def ms(x: float | None) -> str:
+    return "n/a" if x is None else (f"{x / 1000:.1f}s" if x >= 1000 else f"{x:.0f}ms")
+
+
+def case_table(report: EvalReport) -> Table:
+    t = Table(
+        title=f"{report.label}: {len(report.results)} cases, engine {report.engine_requested}",
+        box=box.SIMPLE_HEAD, pad_edge=False,
+    )
+    t.add_column("case", no_wrap=True)
+    t.add_column("in?", no_wrap=True)
+    t.add_column("p", justify="right")
+    for v in VARIABLES:
+        t.add_column(SHORT[v], justify="left")
+    t.add_column("cites", justify="right", no_wrap=True)
+    t.add_column("leaks", justify="right", no_wrap=True)
+    t.add_column("time", justify="right", no_wrap=True)
+    for r in report.results:
+        outcome = OUTCOME_ABBR[r.outcome] + ("*" if r.framework_miss else "")
+        if r.error:
+            t.add_row(r.id, outcome, Text(f"error: {r.error}", style="red"), *[""] * 7, ms(r.latency_ms))
+            continue
+        cells = []
+        for v in VARIABLES:
+            got, exp, s = r.predicted_calls.get(v), r.expected.get(v), r.scores.get(v)
+            if got is None:
+                cells.append(Text("?", style="dim"))
+            elif exp is None:
+                cells.append(Text(str(s)))
+            elif got == exp:
+                cells.append(Text(f"{s}✓", style="green"))
+            else:
+                cells.append(Text(f"{s}✗{exp[0]}", style="red"))
+        y = r.outcome != "not_intervened"
+        right = (r.likelihood >= 50) == y  # type: ignore[operator]
+        t.add_row(
+            r.id, outcome,
+            Text(f"{r.likelihood}%", style="green" if right else "red"),
+            *cells,
+            f"{r.citations_valid}/{r.citations_shown}",
+            Text(str(len(r.date_violations)), style="red" if r.date_violations else ""),
+            ms(r.latency_ms),
+        )
+    t.caption = (
+        "in?: did Russia intervene; p: likelihood shown; variables: score 0-4, ✓ agrees with the expected call, ✗f/✗m/✗u expected favourable/mixed/unfavourable, "
+        "? insufficient evidence; * = a case the framework itself got wrong"
+    )
+    return t
+
+
+def summary_table(report: EvalReport) -> Table:
+    s = report.summary
+    t = Table(title="summary", show_header=False, box=box.SIMPLE)
+    t.add_column("metric", no_wrap=True)
+    t.add_column("value", justify="right", no_wrap=True)
+    t.add_column("reading", style="dim")
+    t.add_row("Brier (limited = 1)", num(s.brier), "lower is better; 0.25 = always 50 %")
+    t.add_row("Brier (limited = 0.5)", num(s.brier_limited_half), "limited outcomes scored 0.5")
+    t.add_row("accuracy at 50 %", pct(s.accuracy_at_50), "p >= 50 % read as yes")
+    for v in VARIABLES:
+        a = s.agreement[v]
+        t.add_row(f"agreement: {v}", pct(a.rate), f"{a.agree}/{a.cases}, {a.insufficient} insufficient")
+    t.add_row("agreement: all variables", pct(s.agreement_overall), "insufficient = no agreement")
+    t.add_row(
+        "citation validity", pct(s.citation_validity, 1),
+        f"{s.citations_valid}/{s.citations_shown}; must be 100 %",
+    )
+    t.add_row("date leaks", str(s.date_violations), "passages dated after as_of; must be 0")
+    t.add_row("insufficient evidence", pct(s.insufficient_share), "variables left unscored")
+    t.add_row("latency p50 / p95", f"{ms(s.latency_p50_ms)} / {ms(s.latency_p95_ms)}", "per assessment")
+    return t
+
+
+def three_way_table(report: EvalReport) -> Table:
+    s = report.summary
+    t = Table(title="outcome (limited as its own class) by the verdict shown", box=box.SIMPLE_HEAD)
+    t.add_column("outcome", no_wrap=True)
+    lo = 0
+    for upper, name in VERDICT_BANDS:
+        band = f">={lo}" if upper > 100 else f"{lo}-{upper - 1}"
+        t.add_column(f"{name}\n{band} %", justify="right")
+        lo = upper
+    t.add_column("mean p", justify="right")
+    for o in OUTCOMES:
+        m = s.mean_likelihood_by_outcome[o]
+        t.add_row(o, *[str(s.outcome_by_verdict[o][v] or "·") for v in VERDICTS], "n/a" if m is None else f"{m:.0f} %")
+    return t
+
+
+def calibration_table(report: EvalReport) -> Table | None:
+    c = report.calibration
+    if c is None:
+        return None
+    t = Table(title="calibration of the likelihood function (grid search)", show_header=False, box=box.SIMPLE)
+    t.add_column("what")
+    t.add_column("value", justify="right")
+    t.add_row("current params", f"beta={c.base_params.beta} delta={c.base_params.delta} prior={c.base_params.prior}")
+    t.add_row("Brier with current params", num(c.base_brier))
+    t.add_row("fitted on all cases", f"beta={c.params.beta} delta={c.params.delta} prior={c.params.prior}")
+    t.add_row("in-sample Brier (optimistic)", num(c.in_sample_brier))
+    t.add_row(Text("leave-one-out Brier (honest)", style="bold"), Text(num(c.loo_brier), style="bold"))
+    t.add_row("prior", "fitted" if c.fit_prior else "kept (< 2 cases with insufficient evidence)")
+    t.add_row("written to", c.written_to or "not written (add --write-params)")
+    return t
+
+
+def render_eval(report: EvalReport) -> Group:
+    parts: list = [case_table(report), summary_table(report), three_way_table(report)]
+    cal = calibration_table(report)
+    if cal is not None:
+        parts.append(cal)
+    if report.index_warnings:
+        parts.append(Text("index warnings:\n  " + "\n  ".join(report.index_warnings), style="yellow"))
+    if report.summary.reliability_note:
+        parts.append(Text(report.summary.reliability_note, style="dim"))
+    if report.failures:
+        parts.append(Text("FAILED: " + "; ".join(report.failures), style="bold red"))
+    else:
+        parts.append(Text("checks passed: citation validity 100 %, no date leaks, every case assessed", style="green"))
+    return Group(*parts)
+
+
+def reliability_png(report: EvalReport, path: Path) -> Path | None:
+    """Reliability diagram (mean prediction against observed frequency per bin), or None when skipped."""
+    bins = report.summary.reliability
+    if not bins:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    used = [b for b in bins if b["count"]]
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfect calibration")
+    ax.plot([b["mean_predicted"] for b in used], [b["observed"] for b in used], marker="o", label="bot")
+    for b in used:
+        ax.annotate(str(b["count"]), (b["mean_predicted"], b["observed"]), textcoords="offset points", xytext=(5, -10), fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("predicted likelihood")
+    ax.set_ylabel("observed share that intervened")
+    ax.set_title(f"{report.label} ({report.summary.assessed} cases)\nBrier {num(report.summary.brier)}", fontsize=9)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def retrieval_table(report: RetrievalReport) -> Group:
+    t = Table(title=f"retrieval: {len(report.questions)} questions, {report.documents_indexed} documents, k={report.k}")
+    t.add_column("mode")
+    t.add_column(f"recall@{report.k}", justify="right")
+    t.add_column(f"hit@{report.k}", justify="right")
+    t.add_column("MRR", justify="right")
+    t.add_column("p50 search", justify="right")
+    best = max(report.summary.values(), key=lambda m: m.mrr).mrr
+    for mode, m in report.summary.items():
+        style = "bold" if m.mrr == best else ""
+        t.add_row(Text(mode, style=style), pct(m.recall_at_k, 1), pct(m.hit_rate_at_k, 1), num(m.mrr), ms(m.latency_p50_ms))
+    misses = [q for q in report.questions if not q.modes["hybrid"].hit]
+    parts: list = [t]
+    if misses:
+        mt = Table(title=f"questions hybrid search missed in the top {report.k}")
+        mt.add_column("question")
+        mt.add_column("relevant")
+        mt.add_column("vector / lexical rank", justify="right")
+        for q in misses:
+            ranks = " / ".join(str(q.modes[m].first_rank or "-") for m in ("vector", "lexical"))
+            mt.add_row(q.question, ", ".join(q.relevant), ranks)
+        parts.append(mt)
+    return Group(*parts)
