@@ -4,6 +4,7 @@ one bad file gets a one-line reason and the rest of the batch goes on."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,8 +19,12 @@ from bot.store import CorpusStore, IngestOutcome
 log = logging.getLogger(__name__)
 
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
 def is_url(item: str) -> bool:
-    return urlsplit(item).scheme in {"http", "https"}
+    """A link (any ``scheme://``; the fetcher refuses every scheme but http and https with a reason)."""
+    return bool(_SCHEME.match(item))
 
 
 def load_url(url: str, settings: Settings, meta: dict | None = None) -> Document:

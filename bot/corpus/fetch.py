@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -18,13 +19,31 @@ from bot.errors import BadInput
 
 MAX_REDIRECTS = 5
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for: IPv4-mapped, 6to4 or NAT64 (well-known prefix)."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
 
 
 def address_is_public(addr: str) -> bool:
-    """True for a globally routable unicast address; False for loopback, private, link-local etc."""
+    """True for a globally routable unicast address; False for loopback, private, link-local etc.
+
+    An IPv6 address that carries an IPv4 address (IPv4-mapped ``::ffff:a.b.c.d``, 6to4 ``2002::/16``,
+    NAT64 ``64:ff9b::/96``) is judged by the IPv4 address it leads to.
+    """
     ip = ipaddress.ip_address(addr)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:  # fec0::/10, deprecated but still routed on some networks
+            return False
+        ip = _embedded_ipv4(ip) or ip
     if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
         return False
     return not (
@@ -60,7 +79,13 @@ class Fetched:
 
 
 def fetch(url: str, *, timeout_s: float, max_bytes: int, allow_private: bool) -> Fetched:
+    """GET ``url`` (following up to five checked redirects) within ``timeout_s`` and ``max_bytes``.
+
+    ``timeout_s`` bounds each network wait (connect, first byte, next block) and also the whole
+    download, so that a server trickling a byte at a time cannot hold the caller for long.
+    """
     current = url
+    deadline = time.monotonic() + timeout_s
     with httpx.Client(timeout=timeout_s, follow_redirects=False, headers={"User-Agent": "analyst-bot/0.1"}) as client:
         for _ in range(MAX_REDIRECTS + 1):
             check_url(current, allow_private=allow_private)
@@ -82,6 +107,8 @@ def fetch(url: str, *, timeout_s: float, max_bytes: int, allow_private: bool) ->
                         body.extend(block)
                         if len(body) > max_bytes:
                             raise BadInput(f"{url}: too large (over {max_bytes:,} bytes)")
+                        if time.monotonic() > deadline:
+                            raise BadInput(f"{url}: the download did not finish within {timeout_s:g} s")
                     return Fetched(str(resp.url), bytes(body), resp.headers.get("content-type", ""))
             except httpx.TimeoutException as exc:
                 raise BadInput(f"{url}: no answer within {timeout_s:g} s") from exc
