@@ -33,10 +33,16 @@ class StoreRetriever:
     base_filter: SearchFilter = SearchFilter()
 
     def retrieve(self, query: str, *, k: int, as_of: dt.date | None = None) -> list[Passage]:
+        return self.store.search(query, k, self._filter(as_of))
+
+    def retrieve_many(self, queries: list[str], *, k: int, as_of: dt.date | None = None) -> list[list[Passage]]:
+        return self.store.search_many(queries, k, self._filter(as_of))
+
+    def _filter(self, as_of: dt.date | None) -> SearchFilter:
         flt = self.base_filter
-        if as_of is not None:
-            flt = SearchFilter(as_of=as_of, date_from=flt.date_from, date_to=flt.date_to, sources=flt.sources, tags=flt.tags)
-        return self.store.search(query, k, flt)
+        if as_of is None:
+            return flt
+        return SearchFilter(as_of=as_of, date_from=flt.date_from, date_to=flt.date_to, sources=flt.sources, tags=flt.tags)
 
 
 def load_scoring_params(settings: Settings) -> ScoringParams:

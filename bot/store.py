@@ -538,6 +538,11 @@ class CorpusStore:
                 break
         return [self._passage(cid, known[cid][0], known[cid][1], fused[cid], vrank.get(cid), lrank.get(cid)) for cid in kept]
 
+    def search_many(self, queries: Sequence[str], k: int | None = None, flt: SearchFilter = SearchFilter()) -> list[list[Passage]]:
+        """``search`` for several queries, embedding them in one batch (the pipeline asks 6 at once)."""
+        vectors = self.embedder.embed(list(queries))
+        return [self.search(q, k, flt, query_vector=v) for q, v in zip(queries, vectors, strict=True)]
+
     @staticmethod
     def _passage(cid: str, m: dict, text: str, score: float, vr: int | None, lr: int | None) -> Passage:
         return Passage(

@@ -28,7 +28,7 @@ import yaml
 
 from bot.core.framework import Framework, VariableSpec
 from bot.core.models import Citation, Passage, VariableAssessment
-from bot.core.ports import Retriever, SentenceEmbedder
+from bot.core.ports import Retriever, SentenceEmbedder, retrieve_many
 
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(])")
 # abbreviations after which a full stop does not end a sentence ("Jan. 7", "Gen. Sidorov", "U.S. troops")
@@ -119,11 +119,13 @@ class IndicatorEngine:
         """Per variable, the passages its own queries retrieve (about the subject when it is known)."""
         keys = subject_keys(subject) if subject else []
         out: dict[str, list[Passage]] = {}
-        base = retriever.retrieve(question, k=self.k_per_query, as_of=as_of)
+        queries = [question] + [q.format(subject=subject or question) for spec in self.framework.variables for q in spec.queries]
+        results = iter(retrieve_many(retriever, queries, k=self.k_per_query, as_of=as_of))
+        base = next(results)
         for spec in self.framework.variables:
             pool: dict[str, Passage] = {p.id: p for p in base}
-            for q in spec.queries:
-                for p in retriever.retrieve(q.format(subject=subject or question), k=self.k_per_query, as_of=as_of):
+            for _ in spec.queries:
+                for p in next(results):
                     pool.setdefault(p.id, p)
             passages = list(pool.values())
             if keys:

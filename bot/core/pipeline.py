@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import re
 import time
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, Field, create_model
@@ -18,7 +19,7 @@ from pydantic import BaseModel, Field, create_model
 from bot.core.citations import check_citations
 from bot.core.indicators import IndicatorEngine
 from bot.core.models import VARIABLES, Assessment, Citation, Passage, Timings, VariableAssessment
-from bot.core.ports import Retriever, SentenceEmbedder, StructuredLLM
+from bot.core.ports import Retriever, SentenceEmbedder, StructuredLLM, retrieve_many
 from bot.core.prompts import Prompts
 from bot.core.scoring import ScoringParams, likelihood, overall_confidence, verdict
 from bot.errors import BadQuestion, LLMError, LLMInvalidOutput
@@ -77,6 +78,7 @@ class _VariableOut(BaseModel):
     citations: list[int] = Field(default_factory=list, max_length=3)
 
 
+@lru_cache(maxsize=64)
 def output_schema(n_passages: int) -> type[BaseModel]:
     """The schema for one call: citations are enums of the passage numbers actually given, so a
     grammar-constrained local model cannot even write an invalid one (remote ones are checked)."""
@@ -180,9 +182,13 @@ class Assessor:
 
     # -- LLM engine -------------------------------------------------------------------------
     def _llm_passages(self, q: str, subject: str, retriever: Retriever, as_of: dt.date | None) -> list[Passage]:
-        pool: dict[str, Passage] = {p.id: p for p in retriever.retrieve(q, k=max(4, self.n_passages // 2), as_of=as_of)}
-        for spec in self.prompts.framework.variables:
-            for p in retriever.retrieve(spec.queries[0].format(subject=subject or q), k=3, as_of=as_of):
+        """The question's best passages, then each variable's best few, numbered in that order."""
+        queries = [q] + [spec.queries[0].format(subject=subject or q) for spec in self.prompts.framework.variables]
+        k_main = max(4, self.n_passages // 2)
+        results = retrieve_many(retriever, queries, k=k_main, as_of=as_of)
+        pool: dict[str, Passage] = {p.id: p for p in results[0]}
+        for hits in results[1:]:
+            for p in hits[:3]:
                 pool.setdefault(p.id, p)
         return list(pool.values())[: self.n_passages]
 

@@ -21,6 +21,14 @@ class Retriever(Protocol):
         ...
 
 
+def retrieve_many(retriever: Retriever, queries: list[str], *, k: int, as_of: dt.date | None = None) -> list[list[Passage]]:
+    """Several retrievals at once: batched when the retriever offers ``retrieve_many``."""
+    batched = getattr(retriever, "retrieve_many", None)
+    if batched is not None:
+        return batched(queries, k=k, as_of=as_of)
+    return [retriever.retrieve(q, k=k, as_of=as_of) for q in queries]
+
+
 @runtime_checkable
 class StructuredLLM(Protocol):
     """A chat model that fills a pydantic schema.
