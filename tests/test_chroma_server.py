@@ -1,0 +1,187 @@
+"""Server mode: the store against a real ``chroma run`` on 127.0.0.1 (settings.chroma_mode="http").
+
+The module starts one Chroma server in a temporary directory, waits for its heartbeat, and stops it
+at teardown. The lexical index stays a local SQLite file in the data directory, as in production.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.corpus.document import Document
+from bot.errors import StoreUnavailable
+from bot.ingest import ingest_items
+from bot.store import CorpusStore, SearchFilter
+
+pytestmark = pytest.mark.slow
+
+CHROMA = Path(sys.executable).parent / "chroma"
+STARTUP_TIMEOUT_S = 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory) -> Iterator[int]:
+    if not CHROMA.is_file():
+        pytest.skip(f"the chroma command is not installed next to {sys.executable}")
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    log = (path / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [str(CHROMA), "run", "--path", str(path / "data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(
+                    f"chroma run exited with {proc.returncode}: {(path / 'server.log').read_text()[-2000:]}"
+                )
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"chroma run did not answer within {STARTUP_TIMEOUT_S} s")
+            time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def http_settings(settings, chroma_server):
+    return settings.model_copy(
+        update={"chroma_mode": "http", "chroma_host": "127.0.0.1", "chroma_port": chroma_server}
+    )
+
+
+def test_ingest_search_delete_through_the_server(http_settings, embedder, tmp_path, write_doc, request):
+    collection = f"srv-{request.node.name[:40]}".replace("_", "-")
+    store = CorpusStore(http_settings, embedder, collection=collection)
+    try:
+        folder = tmp_path / "docs"
+        write_doc(
+            folder,
+            "kaz.md",
+            "Tokayev asked the CSTO for help, and about 2,000 mostly Russian troops landed in Almaty.",
+            title="CSTO in Kazakhstan",
+            date="2022-01-07",
+            source="Desk note",
+            tags=["kazakhstan", "csto"],
+        )
+        write_doc(
+            folder,
+            "arm.md",
+            "Armenia invoked the CSTO treaty in September 2022; only a fact-finding mission came.",
+            title="Armenia and the CSTO",
+            date="2022-09-14",
+            source="Wire",
+            tags=["armenia", "csto"],
+        )
+        outcomes = ingest_items(store, [str(folder)], http_settings)
+        assert [o.status for o in outcomes] == ["added", "added"], [o.reason for o in outcomes]
+        assert store.vector_count() == store.count() == 2
+
+        [top] = store.search("Russian troops landed in Almaty", k=1)
+        assert top.title == "CSTO in Kazakhstan" and top.vector_rank == 1
+        assert top.label == "CSTO in Kazakhstan (2022-01-07), ¶1"
+        got = store.search("CSTO", k=5, flt=SearchFilter(as_of=dt.date(2022, 6, 1)), mode="vector")
+        assert [p.doc_id for p in got] == ["kaz"]
+        assert [p.doc_id for p in store.search("CSTO", k=5, flt=SearchFilter(tags=("armenia",)))] == ["arm"]
+
+        # update replaces, re-ingest skips, delete removes -- all through the server
+        store.ingest(
+            Document(
+                id="kaz", title="CSTO in Kazakhstan", paragraphs=["Updated: the force left on 19 January."]
+            )
+        )
+        assert store.vector_count() == store.count() == 2
+        assert ingest_items(store, [str(folder / "arm.md")], http_settings)[0].status == "skipped"
+        assert store.delete("kaz") is True
+        assert store.vector_count() == store.count() == 1
+        assert [p.doc_id for p in store.search("force left Kazakhstan", k=5)] == ["arm"]
+        assert store.gc() == 0
+    finally:
+        store.close()
+
+
+def test_server_collection_survives_a_new_client(http_settings, embedder):
+    first = CorpusStore(http_settings, embedder, collection="reopen")
+    first.ingest(Document(id="n", title="Note", paragraphs=["Russian troops guard the Cobasna depot."]))
+    first.close()
+    again = CorpusStore(http_settings, embedder, collection="reopen")
+    try:
+        assert again.vector_count() == 1
+        assert again.search("Cobasna", k=1)[0].doc_id == "n"
+    finally:
+        again.close()
+
+
+def test_no_server_is_store_unavailable(settings, embedder):
+    port = free_port()  # nothing listens there
+    down = settings.model_copy(
+        update={"chroma_mode": "http", "chroma_host": "127.0.0.1", "chroma_port": port}
+    )
+    with pytest.raises(StoreUnavailable) as err:
+        CorpusStore(down, embedder)
+    message = err.value.message
+    assert f"the Chroma server at 127.0.0.1:{port}" in message
+    assert "\n" not in message and len(message) < 300
+
+
+def test_server_gone_after_opening_is_store_unavailable(settings, embedder, tmp_path):
+    """A second, private server is stopped under an open store: searches and writes say so."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(CHROMA), "run", "--path", str(tmp_path / "srv"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "chroma run did not start"
+            time.sleep(0.1)
+        s = settings.model_copy(update={"chroma_mode": "http", "chroma_port": port})
+        store = CorpusStore(s, embedder, collection="gone")
+        store.ingest(Document(id="n", title="Note", paragraphs=["Russian troops guard the Cobasna depot."]))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    try:
+        with pytest.raises(StoreUnavailable, match="vector store failed the search"):
+            store.search("Cobasna", k=1)
+        with pytest.raises(StoreUnavailable, match="vector store refused the write"):
+            store.ingest(Document(id="m", title="Other", paragraphs=["Another note about Gyumri."]))
+        assert store.count() == 1  # the registry did not move
+    finally:
+        store.close()
