@@ -109,10 +109,11 @@ def test_dev_set_calibration_is_leave_one_out(dev_run, tmp_path):
     assert math.isfinite(cal.loo_brier) and cal.in_sample_brier <= cal.base_brier + 1e-12
     assert cal.params.beta in cal.grid["beta"] and cal.params.delta in cal.grid["delta"]
     assert cal.written_to is None  # only --write-params writes prompts/scoring.yaml
+    assert cal.base_rate_loo_brier == pytest.approx(0.36)  # the dev set has 3 interventions out of 6
     target = tmp_path / "scoring.yaml"
     write_params(target, report)
     text = target.read_text(encoding="utf-8")
-    assert "leave-one-out Brier" in text and str(DEV.resolve()) in text
+    assert "leave-one-out Brier" in text and "shared/eval/dev/cases.yaml" in text
     assert ScoringParams.model_validate(yaml.safe_load(text)["params"]) == cal.params
 
 
@@ -255,6 +256,12 @@ def test_calibration_separable_binary_outcomes_and_loo():
     assert cal.params.delta == 0.0
     assert cal.loo_brier == pytest.approx(0.0001, abs=1e-9)  # 99 % / 1 %: the clip, never certainty
     assert cal.base_brier > cal.in_sample_brier
+
+
+def test_base_rate_reference():
+    # 3 yes / 3 no: each case is predicted by the other five's rate, 2/5 or 3/5, always 0.6 off
+    assert M.base_rate_loo_brier([1, 1, 1, 0, 0, 0]) == pytest.approx(0.36)
+    assert M.base_rate_loo_brier([1, 1, 1]) == 0.0
 
 
 def test_calibration_needs_two_cases():

@@ -157,6 +157,16 @@ def reliability_bins(probs: Sequence[float], outcomes: Sequence[int], n_bins: in
     return bins
 
 
+def base_rate_loo_brier(outcomes: Sequence[float]) -> float:
+    """Brier of the no-skill reference: each case predicted by the base rate of the *other* cases.
+    A fitted function that does not beat it has learnt nothing the outcome counts did not already say."""
+    n = len(outcomes)
+    if n < 2:
+        return math.nan
+    total = sum(outcomes)
+    return sum((y - (total - y) / (n - 1)) ** 2 for y in outcomes) / n
+
+
 # --- calibration of the likelihood function --------------------------------------------------------
 
 Scores = Sequence[int | None]  # five variable scores, None = insufficient evidence
@@ -218,6 +228,7 @@ class CalibrationResult:
     loo_predictions: list[float]
     loo_params: list[ScoringParams]
     base_brier: float  # the parameters in use before calibration, on all cases
+    base_rate_loo_brier: float  # the no-skill reference for loo_brier
     fit_prior: bool
     grid: dict[str, list[float]]
     n_cases: int
@@ -253,6 +264,7 @@ def calibrate(
         loo_predictions=loo_pred,
         loo_params=loo_params,
         base_brier=brier_for(base, cases),
+        base_rate_loo_brier=base_rate_loo_brier([y for _, y in cases]),
         fit_prior=fp,
         grid={k: list(v if k != "prior" or fp else (base.prior,)) for k, v in grid.items()},
         n_cases=len(cases),

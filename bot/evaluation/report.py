@@ -123,10 +123,11 @@ def calibration_table(report: EvalReport) -> Table | None:
     t.add_column("what")
     t.add_column("value", justify="right")
     t.add_row("current params", f"beta={c.base_params.beta} delta={c.base_params.delta} prior={c.base_params.prior}")
-    t.add_row("Brier with current params", num(c.base_brier))
+    t.add_row("Brier with current params", num(c.base_brier) + (" (in-sample)" if c.base_params == c.params else ""))
     t.add_row("fitted on all cases", f"beta={c.params.beta} delta={c.params.delta} prior={c.params.prior}")
     t.add_row("in-sample Brier (optimistic)", num(c.in_sample_brier))
     t.add_row(Text("leave-one-out Brier (honest)", style="bold"), Text(num(c.loo_brier), style="bold"))
+    t.add_row("base rate, leave-one-out (no skill)", num(c.base_rate_loo_brier))
     t.add_row("prior", "fitted" if c.fit_prior else "kept (< 2 cases with insufficient evidence)")
     t.add_row("written to", c.written_to or "not written (add --write-params)")
     return t
@@ -137,6 +138,8 @@ def render_eval(report: EvalReport) -> Group:
     cal = calibration_table(report)
     if cal is not None:
         parts.append(cal)
+    if report.calibration is not None and report.calibration.warnings:
+        parts.append(Text("calibration: " + "; ".join(report.calibration.warnings), style="yellow"))
     if report.index_warnings:
         parts.append(Text("index warnings:\n  " + "\n  ".join(report.index_warnings), style="yellow"))
     if report.summary.reliability_note:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from bot.config import REPO_ROOT, Settings
 from bot.core.models import VARIABLES, Assessment, Passage
@@ -126,11 +127,23 @@ class CalibrationSummary(BaseModel):
     in_sample_brier: float
     loo_brier: float
     base_brier: float
+    base_rate_loo_brier: float
     loo_predictions: dict[str, float]
     loo_params: dict[str, ScoringParams]
     fit_prior: bool
     grid: dict[str, list[float]]
     written_to: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def warnings(self) -> list[str]:
+        out = []
+        if self.loo_brier >= self.base_rate_loo_brier:
+            out.append(
+                f"the leave-one-out Brier ({self.loo_brier:.3f}) does not beat the base rate's ({self.base_rate_loo_brier:.3f}): "
+                "the variable scores do not separate the outcomes on this case file"
+            )
+        return out
 
 
 class EvalSummary(BaseModel):
@@ -368,6 +381,7 @@ def calibration_summary(results: Sequence[CaseResult], base: ScoringParams) -> C
         in_sample_brier=cal.in_sample_brier,
         loo_brier=cal.loo_brier,
         base_brier=cal.base_brier,
+        base_rate_loo_brier=cal.base_rate_loo_brier,
         loo_predictions={r.id: p for r, p in zip(ok, cal.loo_predictions, strict=True)},
         loo_params={r.id: p for r, p in zip(ok, cal.loo_params, strict=True)},
         fit_prior=cal.fit_prior,
@@ -382,19 +396,25 @@ def write_params(path: Path, report: EvalReport) -> None:
         raise ValueError("no calibration in this report")
     p = cal.params
     grid = "; ".join(f"{k} in {v}" for k, v in cal.grid.items())
+    try:
+        case_path = os.path.relpath(report.case_file, REPO_ROOT)
+    except ValueError:  # another drive
+        case_path = report.case_file
     header = [
         "# Likelihood parameters (bot/core/scoring.py), fitted by `analyst eval --calibrate --write-params`.",
         "# Do not edit by hand: re-run the calibration instead (docs/evaluation.md).",
-        f"# case file: {report.case_file} ({len(report.results)} cases), engine: {report.engine_requested}"
+        f"# case file: {case_path} ({len(report.results)} cases, relative to the repository), engine: {report.engine_requested}"
         + (f" ({report.llm_provider} {report.llm_model})" if report.engine_requested != "indicators" else ""),
         f"# date: {report.created_at.date().isoformat()}",
         f"# Brier on all cases: {cal.in_sample_brier:.4f} (before: {cal.base_brier:.4f} with beta={cal.base_params.beta}, "
         f"delta={cal.base_params.delta}, prior={cal.base_params.prior})",
-        f"# leave-one-out Brier (the honest figure): {cal.loo_brier:.4f}",
+        f"# leave-one-out Brier (the honest figure): {cal.loo_brier:.4f}; "
+        f"base rate, leave-one-out (no skill): {cal.base_rate_loo_brier:.4f}",
         f"# grid: {grid}",
         "# prior " + ("fitted (enough cases with insufficient-evidence variables)." if cal.fit_prior
                       else "kept: fewer than two cases had an insufficient-evidence variable, so the data cannot fix it."),
     ]
+    header += [f"# WARNING: {w}." for w in cal.warnings]
     body = yaml.safe_dump({"params": {"beta": p.beta, "delta": p.delta, "prior": p.prior}}, sort_keys=False)
     path.write_text("\n".join(header) + "\n" + body, encoding="utf-8")
 
