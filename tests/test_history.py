@@ -1,0 +1,124 @@
+"""The history store (SQLAlchemy, SQLite here; the same Core code runs on PostgreSQL) and its chart."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from bot.core.models import VARIABLES, Assessment, Citation, Passage, VariableAssessment
+from bot.errors import UserError
+from bot.history import HistoryStore, render_chart, subject_key
+
+G1, G2 = 111, 222
+
+
+def make(
+    subject: str, likelihood: int, scores: list[int | None], when: dt.datetime, question: str | None = None
+) -> Assessment:
+    variables = [
+        VariableAssessment(variable=k, status="insufficient_evidence")
+        if s is None
+        else VariableAssessment(
+            variable=k, status="assessed", score=s, rationale="r [1]", citations=[Citation(passage=1)]
+        )
+        for k, s in zip(VARIABLES, scores, strict=True)
+    ]
+    return Assessment(
+        question=question or f"Will Russia send troops into {subject}?",
+        subject=subject,
+        variables=variables,
+        likelihood=likelihood,
+        verdict="uncertain",
+        confidence="low",
+        summary="s",
+        passages=[Passage(id="d:0", doc_id="d", title="T", text="passage text")],
+        engine="indicators",
+        model="m",
+        created_at=when,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> HistoryStore:
+    s = HistoryStore(f"sqlite:///{tmp_path / 'sub' / 'history.sqlite3'}")
+    yield s
+    s.close()
+
+
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def test_record_get_and_guild_scoping(store: HistoryStore) -> None:
+    a = make("Kazakhstan", 40, [3, 2, 1, 4, None], T0)
+    aid = store.record(a, guild_id=G1, channel_id=5, user_id=9)
+    got = store.get(aid, guild_id=G1)
+    assert got.assessment == a
+    assert got.row.scores == {
+        "trigger": 3,
+        "local_support": 2,
+        "military_opposition": 1,
+        "feasibility": 4,
+        "costs": None,
+    }
+    assert got.row.created_at == T0
+    with pytest.raises(UserError):
+        store.get(aid, guild_id=G2)  # another server cannot read it
+    assert store.recent(guild_id=G2) == []
+    assert store.first_in_channel(5, guild_id=G1).row.id == aid
+    assert store.first_in_channel(5, guild_id=G2) is None
+
+
+def test_recent_filters_by_subject_and_orders_newest_first(store: HistoryStore) -> None:
+    for i, subject in enumerate(["Kazakhstan", "South Ossetia", "kazakhstan", "Armenia"]):
+        store.record(make(subject, 10 * i, [1] * 5, T0 + dt.timedelta(days=i)), guild_id=G1)
+    assert [r.subject for r in store.recent(guild_id=G1)] == [
+        "Armenia",
+        "kazakhstan",
+        "South Ossetia",
+        "Kazakhstan",
+    ]
+    assert [r.likelihood for r in store.recent(guild_id=G1, subject="KAZAKH")] == [20, 0]
+    assert store.recent(guild_id=G1, subject="%") == []  # LIKE wildcards are escaped
+    series = store.series(guild_id=G1, subject="Kazakhstan ")
+    assert [r.likelihood for r in series] == [0, 20]  # oldest first, case-insensitive exact subject
+    assert subject_key("  South   Ossetia ") == "south ossetia"
+
+
+def test_one_vote_per_user_and_voting_again_changes_it(store: HistoryStore) -> None:
+    aid = store.record(make("Kazakhstan", 40, [1] * 5, T0), guild_id=G1)
+    first = store.vote(aid, 1, 1, guild_id=G1)
+    assert (first.up, first.down, first.changed) == (1, 0, True)
+    again = store.vote(aid, 1, 1, guild_id=G1)
+    assert (again.up, again.down, again.changed) == (1, 0, False)
+    switched = store.vote(aid, 1, -1, guild_id=G1)
+    assert (switched.up, switched.down, switched.changed) == (0, 1, True)
+    other = store.vote(aid, 2, 1, guild_id=G1)
+    assert (other.up, other.down) == (1, 1)
+    assert store.user_vote(aid, 1) == -1 and store.tally(aid) == (1, 1)
+    with pytest.raises(UserError):
+        store.vote(aid, 3, 1, guild_id=G2)
+    with pytest.raises(ValueError):
+        store.vote(aid, 3, 0, guild_id=G1)
+
+
+def test_votes_survive_reopening(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'h.sqlite3'}"
+    s = HistoryStore(url)
+    aid = s.record(make("Belarus", 20, [0] * 5, T0), guild_id=G1)
+    s.vote(aid, 7, -1, guild_id=G1)
+    s.close()
+    s2 = HistoryStore(url)
+    assert s2.tally(aid) == (0, 1)
+    s2.close()
+
+
+def test_chart_is_a_small_png(store: HistoryStore) -> None:
+    for i, scores in enumerate([[1, 1, 1, 1, 1], [2, None, 3, 3, 2], [4, 3, 3, 4, 3]]):
+        store.record(make("Kazakhstan", 10 + 30 * i, scores, T0 + dt.timedelta(days=3 * i)), guild_id=G1)
+    png = render_chart(store.series(guild_id=G1, subject="Kazakhstan"), "Kazakhstan")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert 5_000 < len(png) < 300_000
+    with pytest.raises(ValueError):
+        render_chart([], "nothing")
