@@ -11,25 +11,33 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
 import typer
 import yaml
+from fakes import FakeLLM, Unchecked, answer
+from rich.console import Console
 from typer.testing import CliRunner
 
 from bot.core.models import VARIABLES, Assessment, Citation, Passage, VariableAssessment
 from bot.core.scoring import ScoringParams, likelihood
 from bot.errors import BadInput
 from bot.evaluation import metrics as M
-from bot.evaluation.cases import load_cases
+from bot.evaluation.cases import Case, load_cases
 from bot.evaluation.cli import register
+from bot.evaluation.report import compare_eval, reliability_png
 from bot.evaluation.runner import (
     AuditRetriever,
+    CaseResult,
     EvalReport,
     RetrievalReport,
     check_citations,
+    fitted_on,
+    run_cases,
     score_ranking,
+    summarise,
     write_params,
 )
 
@@ -49,7 +57,11 @@ def dev_run(tmp_path_factory) -> tuple[EvalReport, str, Path]:
     if not DEV.is_file():
         pytest.skip(f"dev case set not found at {DEV}")
     out = tmp_path_factory.mktemp("reports")
-    result = CliRunner().invoke(cli(), ["eval", str(DEV), "--engine", "indicators", "--calibrate", "--out", str(out)])
+    with pytest.MonkeyPatch.context() as mp:  # no developer .env or ANALYST_* variable leaks in
+        mp.chdir(out)
+        for name in [n for n in os.environ if n.upper().startswith("ANALYST_")]:
+            mp.delenv(name)
+        result = CliRunner().invoke(cli(), ["eval", str(DEV), "--engine", "indicators", "--calibrate", "--out", str(out)])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     report = EvalReport.model_validate_json((out / "eval-dev-cases.json").read_text(encoding="utf-8"))
     return report, result.output, out
@@ -115,6 +127,89 @@ def test_dev_set_calibration_is_leave_one_out(dev_run, tmp_path):
     text = target.read_text(encoding="utf-8")
     assert "leave-one-out Brier" in text and "shared/eval/dev/cases.yaml" in text
     assert ScoringParams.model_validate(yaml.safe_load(text)["params"]) == cal.params
+    assert fitted_on(target, DEV) and not fitted_on(target, tmp_path / "other" / "cases.yaml")
+
+
+def test_comparison_with_a_baseline(dev_run):
+    report, _, _ = dev_run
+    worse = report.model_copy(deep=True)
+    worse.summary.brier = (report.summary.brier or 0) + 0.1
+    worse.results[0].likelihood = report.results[0].likelihood % 98 + 1
+    console = Console(width=120, record=True)
+    console.print(compare_eval(report, worse))
+    text = console.export_text()
+    assert "worse" in text and report.results[0].id in text
+
+
+def test_reliability_diagram_with_enough_cases(tmp_path):
+    cases = [
+        Case(id=f"C{i}", question="Will Russia send troops into X?", as_of=dt.date(2020, 1, 1),
+             outcome="intervened" if i % 3 else "not_intervened")
+        for i in range(12)
+    ]
+    results = [
+        CaseResult(id=c.id, question=c.question, as_of=c.as_of, outcome=c.outcome, likelihood=5 + 8 * i,
+                   scores=dict.fromkeys(VARIABLES, 2), citations_shown=1, citations_valid=1)
+        for i, c in enumerate(cases)
+    ]
+    summary = summarise(results, cases)
+    assert summary.reliability is not None and sum(b["count"] for b in summary.reliability) == 12
+    report = EvalReport(
+        case_file="x", label="synthetic", created_at=dt.datetime.now(dt.UTC), engine_requested="indicators",
+        llm_provider="none", llm_model="", params=ScoringParams(), with_starter_corpus=False, documents_indexed=0,
+        results=results, summary=summary, passed=True,
+    )
+    png = reliability_png(report, tmp_path / "r.png")
+    assert png is not None and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- the LLM engine on a tiny case file, with a document that gives the outcome away --------------
+
+def tiny_case_file(root: Path, write_doc) -> Path:
+    docs = root / "docs"
+    docs.mkdir(parents=True)
+    write_doc(docs, "tl-01.md", "Protesters seized government buildings in Testland and the president fled the capital.",
+              title="Testland unrest", date="2020-01-05", source="desk")
+    write_doc(docs, "tl-02.md", "Testland's cabinet sent Moscow a written request for paratroopers to restore order.",
+              title="Testland asks for help", date="2020-01-09", source="desk")
+    write_doc(docs, "tl-late.md", "Russian airborne troops entered Testland on 11 January and guarded the airport.",
+              title="Troops in Testland", date="2020-01-12", source="desk")
+    cases = [
+        {"id": "TL-2020", "question": "Will Russia send troops into Testland?", "as_of": "2020-01-10",
+         "outcome": "limited", "expected_variables": {"trigger": "favourable", "costs": "mixed"},
+         "docs": ["tl-01.md", "tl-02.md"]},
+        {"id": "TL-2019", "question": "Will Russia send troops into Testland?", "as_of": "2020-01-06",
+         "outcome": "not_intervened", "docs": ["tl-01.md"]},
+    ]
+    path = root / "cases.yaml"
+    path.write_text(yaml.safe_dump(cases, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_llm_engine_run_hides_later_documents_and_drops_invalid_citations(tmp_path, settings, write_doc):
+    case_file = load_cases(tiny_case_file(tmp_path / "set", write_doc))
+    # a model that also cites a passage number it was never given (a remote model ignoring the enum)
+    llm = FakeLLM(default=Unchecked(answer(scores=(4, 3, 4, 4, None), cite=(1, 40), subject="Testland")))
+    report = run_cases(case_file, settings, engine="llm", llm=llm, calibrate=True)
+    assert [r.id for r in report.results] == ["TL-2020", "TL-2019"]
+    assert all(r.engine == "llm" and r.model == "fake:scripted" for r in report.results)
+    assert len(llm.calls) == 2
+    # the document that tells the outcome was indexed but never reached the model or the audit
+    assert report.documents_indexed == 3
+    assert all("entered Testland on 11 January" not in c.prompt for c in llm.calls)
+    assert "written request for paratroopers" in llm.calls[0].prompt
+    assert "written request for paratroopers" not in llm.calls[1].prompt  # dated after TL-2019's as_of
+    assert report.summary.date_violations == 0
+    # the citation to passage 40 was removed by the pipeline; what is shown is valid
+    assert report.summary.citation_validity == 1.0 and report.passed
+    first = report.results[0]
+    assert first.scores["costs"] is None and first.insufficient == 1
+    assert first.agreement == {"trigger": True, "local_support": None, "military_opposition": None,
+                               "feasibility": None, "costs": None}
+    assert report.summary.outcome_by_verdict["limited"] == {
+        v: int(v == first.verdict) for v in report.summary.outcome_by_verdict["limited"]
+    }
+    assert report.calibration is not None and len(report.calibration.loo_predictions) == 2
 
 
 # --- the date audit and citation check on hand-made data ------------------------------------------

@@ -61,6 +61,18 @@ def _progress() -> Iterator:
         yield update
 
 
+def _load_baseline(path: Path | None, model):
+    """The earlier report, read before this run may overwrite it."""
+    if path is None:
+        return None
+    try:
+        return model.model_validate_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UserError(f"{path}: no such report") from exc
+    except ValueError as exc:
+        raise UserError(f"{path}: not a report of this kind ({str(exc).splitlines()[0]})") from exc
+
+
 def _write_json(path: Path, data: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(data, encoding="utf-8")
@@ -77,14 +89,18 @@ def eval_cases(
     calibrate: Annotated[
         bool, typer.Option("--calibrate", help="Fit the likelihood parameters by grid search; report the leave-one-out Brier.")
     ] = False,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="An earlier JSON report to compare with (may be the file this run overwrites)."),
+    ] = None,
     write_params: Annotated[
         bool, typer.Option("--write-params", help="With --calibrate: write the parameters fitted on all cases to prompts/scoring.yaml.")
     ] = False,
 ) -> None:
     """Assess every case of a case file as of its date; Brier, accuracy, variable agreement, citation checks."""
     from bot.evaluation.cases import load_cases
-    from bot.evaluation.report import reliability_png, render_eval
-    from bot.evaluation.runner import run_cases
+    from bot.evaluation.report import compare_eval, reliability_png, render_eval
+    from bot.evaluation.runner import EvalReport, run_cases
     from bot.evaluation.runner import write_params as _write_params
 
     if write_params and not calibrate:
@@ -93,6 +109,7 @@ def eval_cases(
     if engine is EngineOpt.llm and settings.llm_provider == "none":
         raise ConfigError("--engine llm needs an LLM: set ANALYST_LLM_PROVIDER or pass --provider.")
     case_file = load_cases(cases)
+    old = _load_baseline(baseline, EvalReport)
     with _progress() as update:
         report = run_cases(
             case_file, settings, engine=engine.value, with_starter_corpus=with_starter_corpus,
@@ -108,6 +125,8 @@ def eval_cases(
     png = reliability_png(report, out / f"reliability-{report.label}.png")
     console = _console()
     console.print(render_eval(report))
+    if old is not None:
+        console.print(compare_eval(old, report))
     console.print(f"report: {out_json}" + (f"; reliability diagram: {png}" if png else ""))
     if not report.passed:
         raise typer.Exit(1)
@@ -120,21 +139,25 @@ def eval_retrieval(
     ] = None,
     k: Annotated[int, typer.Option(min=1, max=50, help="How many passages count as retrieved.")] = 5,
     out: Annotated[Path, typer.Option(help="Folder for the JSON report.")] = Path("reports"),
+    baseline: Annotated[Path | None, typer.Option(help="An earlier JSON report to compare with.")] = None,
 ) -> None:
     """Recall@k and MRR of vector, lexical and hybrid search on a question set with known relevant documents."""
-    from bot.evaluation.report import retrieval_table
-    from bot.evaluation.runner import run_retrieval
+    from bot.evaluation.report import compare_retrieval, retrieval_table
+    from bot.evaluation.runner import RetrievalReport, run_retrieval
 
     settings = _settings()
     dirs = list(corpus) if corpus else [REPO_ROOT / "knowledge"]
     for d in dirs:
         if not d.exists():
             raise UserError(f"{d}: no such file or folder")
+    old = _load_baseline(baseline, RetrievalReport)
     with _progress() as update:
         report = run_retrieval(questions, dirs, settings, k=k, progress=update)
     out_json = out / f"retrieval-{questions.stem}.json"
     _write_json(out_json, report.model_dump_json(indent=2))
     _console().print(retrieval_table(report))
+    if old is not None:
+        _console().print(compare_retrieval(old, report))
     _console().print(f"report: {out_json}")
 
 

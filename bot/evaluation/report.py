@@ -22,6 +22,10 @@ def pct(x: float | None, digits: int = 0) -> str:
     return "n/a" if x is None else f"{100 * x:.{digits}f} %"
 
 
+def pct1(x: float | None) -> str:
+    return pct(x, 1)
+
+
 def num(x: float | None, digits: int = 3) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
@@ -142,6 +146,14 @@ def render_eval(report: EvalReport) -> Group:
         parts.append(Text("calibration: " + "; ".join(report.calibration.warnings), style="yellow"))
     if report.index_warnings:
         parts.append(Text("index warnings:\n  " + "\n  ".join(report.index_warnings), style="yellow"))
+    if report.params_fitted_here:
+        parts.append(
+            Text(
+                "note: prompts/scoring.yaml was fitted on this case file, so the Brier and accuracy above are "
+                "in-sample; the honest figure is the leave-one-out Brier of --calibrate",
+                style="yellow",
+            )
+        )
     if report.summary.reliability_note:
         parts.append(Text(report.summary.reliability_note, style="dim"))
     if report.failures:
@@ -203,3 +215,82 @@ def retrieval_table(report: RetrievalReport) -> Group:
             mt.add_row(q.question, ", ".join(q.relevant), ranks)
         parts.append(mt)
     return Group(*parts)
+
+
+# --- comparing with an earlier run -----------------------------------------------------------------
+
+# (label, getter, True when higher is better, formatter)
+_HEADLINE = [
+    ("Brier", lambda r: r.summary.brier, False, num),
+    ("accuracy at 50 %", lambda r: r.summary.accuracy_at_50, True, pct),
+    ("agreement, all variables", lambda r: r.summary.agreement_overall, True, pct),
+    *[
+        (f"agreement: {v}", (lambda r, v=v: r.summary.agreement[v].rate), True, pct)
+        for v in VARIABLES
+    ],
+    ("insufficient evidence", lambda r: r.summary.insufficient_share, None, pct),
+    ("citation validity", lambda r: r.summary.citation_validity, True, pct1),
+    ("date leaks", lambda r: r.summary.date_violations, False, str),
+    ("LOO Brier", lambda r: r.calibration.loo_brier if r.calibration else None, False, num),
+    ("latency p50", lambda r: r.summary.latency_p50_ms, False, ms),
+]
+
+
+def _arrow(old, new, higher_better: bool | None, label: str = "") -> Text:
+    if old is None or new is None or old == new or higher_better is None:
+        return Text("=" if old == new else "")
+    if label.startswith("latency") and abs(new - old) <= 0.25 * max(old, new):
+        return Text("≈ (noise)", style="dim")  # wall-clock time on a shared machine
+    better = (new > old) == higher_better
+    return Text("better" if better else "worse", style="green" if better else "red")
+
+
+def compare_eval(old: EvalReport, new: EvalReport) -> Group:
+    t = Table(title=f"compared with {old.created_at:%Y-%m-%d %H:%M} ({old.engine_requested})", box=box.SIMPLE_HEAD)
+    t.add_column("figure", no_wrap=True)
+    t.add_column("before", justify="right")
+    t.add_column("now", justify="right")
+    t.add_column("")
+    for label, get, hb, fmt in _HEADLINE:
+        a, b = get(old), get(new)
+        if a is None and b is None:
+            continue
+        t.add_row(label, "n/a" if a is None else fmt(a), "n/a" if b is None else fmt(b), _arrow(a, b, hb, label))
+    before = {r.id: r for r in old.results}
+    moved = Table(title="cases whose likelihood or calls changed", box=box.SIMPLE_HEAD)
+    moved.add_column("case", no_wrap=True)
+    moved.add_column("outcome")
+    moved.add_column("p before → now", justify="right")
+    moved.add_column("variables changed")
+    for r in new.results:
+        o = before.get(r.id)
+        if o is None:
+            moved.add_row(r.id, r.outcome, f"new → {r.likelihood}", "")
+            continue
+        changed = [f"{SHORT[v]} {o.scores.get(v)}→{r.scores.get(v)}" for v in VARIABLES if o.scores.get(v) != r.scores.get(v)]
+        if o.likelihood != r.likelihood or changed:
+            moved.add_row(r.id, r.outcome, f"{o.likelihood} → {r.likelihood}", ", ".join(changed))
+    parts: list = [t]
+    if moved.row_count:
+        parts.append(moved)
+    if old.case_file != new.case_file:
+        parts.append(Text(f"note: the baseline ran on another case file ({old.case_file})", style="yellow"))
+    return Group(*parts)
+
+
+def compare_retrieval(old: RetrievalReport, new: RetrievalReport) -> Table:
+    t = Table(title=f"compared with {old.created_at:%Y-%m-%d %H:%M} (k={old.k})", box=box.SIMPLE_HEAD)
+    t.add_column("mode")
+    for name in (f"recall@{new.k}", f"hit@{new.k}", "MRR"):
+        t.add_column(name, justify="right")
+    for mode, m in new.summary.items():
+        o = old.summary.get(mode)
+        if o is None:
+            continue
+        cells = []
+        for a, b, fmt in ((o.recall_at_k, m.recall_at_k, pct1), (o.hit_rate_at_k, m.hit_rate_at_k, pct1), (o.mrr, m.mrr, num)):
+            d = b - a
+            style = "green" if d > 1e-9 else "red" if d < -1e-9 else ""
+            cells.append(Text(f"{fmt(a)} → {fmt(b)}", style=style))
+        t.add_row(mode, *cells)
+    return t

@@ -177,6 +177,7 @@ class EvalReport(BaseModel):
     llm_provider: str
     llm_model: str
     params: ScoringParams
+    params_fitted_here: bool = False  # prompts/scoring.yaml says it was fitted on this case file
     with_starter_corpus: bool
     documents_indexed: int
     index_warnings: list[str] = Field(default_factory=list)
@@ -344,6 +345,7 @@ def run_cases(
         llm_provider=settings.llm_provider if engine != "indicators" else "none",
         llm_model=settings.llm_model if engine != "indicators" else "",
         params=params,
+        params_fitted_here=fitted_on(settings.prompts_dir / "scoring.yaml", case_file.path),
         with_starter_corpus=with_starter_corpus,
         documents_indexed=n_docs,
         index_warnings=warnings,
@@ -389,6 +391,21 @@ def calibration_summary(results: Sequence[CaseResult], base: ScoringParams) -> C
     )
 
 
+def _repo_relative(path: str | Path) -> str:
+    try:
+        return os.path.relpath(path, REPO_ROOT)
+    except ValueError:  # another drive
+        return str(path)
+
+
+def fitted_on(params_file: Path, case_file: Path) -> bool:
+    """Whether ``prompts/scoring.yaml``'s header names this case file (then its Brier is in-sample)."""
+    if not params_file.is_file():
+        return False
+    head = params_file.read_text(encoding="utf-8").splitlines()[:12]
+    return any(line.startswith(f"# case file: {_repo_relative(case_file)} (") for line in head)
+
+
 def write_params(path: Path, report: EvalReport) -> None:
     """prompts/scoring.yaml: the parameters fitted on all cases, with where they came from."""
     cal = report.calibration
@@ -396,10 +413,7 @@ def write_params(path: Path, report: EvalReport) -> None:
         raise ValueError("no calibration in this report")
     p = cal.params
     grid = "; ".join(f"{k} in {v}" for k, v in cal.grid.items())
-    try:
-        case_path = os.path.relpath(report.case_file, REPO_ROOT)
-    except ValueError:  # another drive
-        case_path = report.case_file
+    case_path = _repo_relative(report.case_file)
     header = [
         "# Likelihood parameters (bot/core/scoring.py), fitted by `analyst eval --calibrate --write-params`.",
         "# Do not edit by hand: re-run the calibration instead (docs/evaluation.md).",
