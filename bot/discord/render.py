@@ -355,7 +355,10 @@ def render_ingest(outcomes: Sequence[object], *, total: int, current: str | None
         if status in ("added", "updated"):
             detail = f" ({getattr(o, 'chunks', 0)} chunks)"
         else:
-            reason = getattr(o, "reason", "")
+            reason = str(getattr(o, "reason", ""))
+            raw_name = str(getattr(o, "name", ""))
+            if raw_name and reason.startswith(f"{raw_name}: "):  # loaders prefix reasons with the name
+                reason = reason[len(raw_name) + 2 :]
             detail = f" — {clean(reason)}" if reason else ""
         warnings = getattr(o, "warnings", None) or []
         if warnings:
