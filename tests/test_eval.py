@@ -75,7 +75,7 @@ def test_dev_set_runs_every_case(dev_run):
     assert all(r.error is None for r in report.results)
     assert all(1 <= r.likelihood <= 99 for r in report.results)
     assert all(set(r.scores) == set(VARIABLES) for r in report.results)
-    assert report.engine_requested == "indicators"
+    assert report.engine_requested == "indicators" and report.summary.engines_used == {"indicators": 6}
     assert report.documents_indexed == len(list((DEV.parent / "docs").glob("*.md")))
     for case_id in expected_ids:
         assert case_id in output
@@ -193,6 +193,7 @@ def test_llm_engine_run_hides_later_documents_and_drops_invalid_citations(tmp_pa
     report = run_cases(case_file, settings, engine="llm", llm=llm, calibrate=True)
     assert [r.id for r in report.results] == ["TL-2020", "TL-2019"]
     assert all(r.engine == "llm" and r.model == "fake:scripted" for r in report.results)
+    assert report.summary.engines_used == {"llm": 2}
     assert len(llm.calls) == 2
     # the document that tells the outcome was indexed but never reached the model or the audit
     assert report.documents_indexed == 3

@@ -100,6 +100,7 @@ def summary_table(report: EvalReport) -> Table:
     t.add_row("date leaks", str(s.date_violations), "passages dated after as_of; must be 0")
     t.add_row("insufficient evidence", pct(s.insufficient_share), "variables left unscored")
     t.add_row("latency p50 / p95", f"{ms(s.latency_p50_ms)} / {ms(s.latency_p95_ms)}", "per assessment")
+    t.add_row("engine used", ", ".join(f"{e} {n}" for e, n in s.engines_used.items()) or "n/a", "cases per engine")
     return t
 
 
@@ -146,6 +147,15 @@ def render_eval(report: EvalReport) -> Group:
         parts.append(Text("calibration: " + "; ".join(report.calibration.warnings), style="yellow"))
     if report.index_warnings:
         parts.append(Text("index warnings:\n  " + "\n  ".join(report.index_warnings), style="yellow"))
+    fell_back = report.summary.engines_used.get("indicators", 0)
+    if report.engine_requested == "llm" and fell_back:
+        parts.append(
+            Text(
+                f"note: the LLM failed on {fell_back} of {report.summary.assessed} case(s) and the indicator engine "
+                "answered them (see each case's notes in the JSON): those figures are not the LLM's",
+                style="yellow",
+            )
+        )
     if report.params_fitted_here:
         parts.append(
             Text(

@@ -164,6 +164,7 @@ class EvalSummary(BaseModel):
     insufficient_share: float | None
     latency_p50_ms: float | None
     latency_p95_ms: float | None
+    engines_used: dict[str, int] = Field(default_factory=dict)  # "llm" / "indicators" -> cases
     reliability: list[dict[str, Any]] | None = None
     reliability_note: str = ""
 
@@ -265,6 +266,7 @@ def summarise(results: Sequence[CaseResult], cases: Sequence[Case]) -> EvalSumma
         insufficient_share=sum(r.insufficient for r in ok) / n_vars if n_vars else None,
         latency_p50_ms=_nan_to_none(M.percentile(lat, 50)),
         latency_p95_ms=_nan_to_none(M.percentile(lat, 95)),
+        engines_used={e: sum(r.engine == e for r in ok) for e in sorted({r.engine for r in ok if r.engine})},
     )
     if len(ok) >= MIN_CASES_FOR_DIAGRAM:
         s.reliability = M.reliability_bins(probs, ys)
