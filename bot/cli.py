@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import logging
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
