@@ -37,6 +37,7 @@ from bot.core.pipeline import output_schema
 from bot.core.scoring import likelihood
 from bot.errors import ConfigError, LLMError, LLMInvalidOutput, LLMTimeout
 from bot.ingest import ingest_items
+from bot.llm.common import parse_json_answer, strict_json_schema
 from bot.llm.providers import build_llm
 
 SECRET = "sk-test-DO-NOT-LEAK-1234567890"
@@ -278,6 +279,28 @@ def test_connection_refused_is_one_sentence(settings: Settings, provider: str) -
         build_llm(remote(settings, provider, url)).generate("s", "p", SCHEMA)
     assert err.value.message.startswith("could not connect to the LLM server at http://127.0.0.1:")
     assert SECRET not in err.value.message
+
+
+def test_strict_schema_requires_every_field_and_answers_tolerate_raw_newlines() -> None:
+    strict = strict_json_schema(SCHEMA)
+    assert strict["required"] == list(strict["properties"])
+    (var_def,) = strict["$defs"].values()
+    assert set(var_def["required"]) == {
+        "insufficient_evidence",
+        "score",
+        "confidence",
+        "rationale",
+        "citations",
+    }
+    assert list(strict["properties"])[:2] == ["subject", "trigger"]  # the order the model writes in
+
+    text = json.dumps(GOOD).replace("Stub summary.", "Stub\nsummary.")
+    assert "\n" in text  # a raw newline inside a JSON string, as llama.cpp's grammar allows
+    assert parse_json_answer(text, SCHEMA).summary == "Stub\nsummary."
+    with pytest.raises(LLMInvalidOutput, match="not valid JSON"):
+        parse_json_answer(text[:-5], SCHEMA)
+    with pytest.raises(LLMInvalidOutput, match="trigger"):
+        parse_json_answer(json.dumps(GOOD | {"trigger": {"score": 9}}), SCHEMA)
 
 
 # --- configuration errors at start ---------------------------------------------------------------

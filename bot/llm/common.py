@@ -7,21 +7,24 @@ prompt, so every message here is a short lower-case clause with no traceback and
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from bot.errors import LLMError, LLMInvalidOutput, LLMTimeout
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")
+T = TypeVar("T", bound=BaseModel)
 MAX_MESSAGE = 220
 
 
@@ -39,6 +42,54 @@ def describe_validation_error(exc: ValidationError, limit: int = 2) -> str:
         parts.append(f"{loc}: {err.get('msg', 'invalid')}")
     more = f" (+{len(errors) - limit} more)" if len(errors) > limit else ""
     return shorten("; ".join(parts) + more)
+
+
+def strict_json_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    """``schema``'s JSON schema with every property required (null and [] stay allowed).
+
+    Grammar-constrained decoders (llama.cpp, Ollama, llama.cpp's server for a forced tool call)
+    may skip optional properties, and a small model then never writes a score or a citation;
+    OpenAI's strict mode asks for the same shape. The answer is still validated with ``schema``.
+    """
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("properties"), dict):
+                node["required"] = list(node["properties"])
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    data = copy.deepcopy(schema.model_json_schema())
+    visit(data)
+    return data
+
+
+def parse_json_answer(text: str, schema: type[T]) -> T:
+    """Validate a JSON answer against ``schema``; any failure is a short LLMInvalidOutput.
+
+    Control characters inside strings are accepted (``strict=False``): llama.cpp's JSON grammar
+    lets a raw newline into a string, and rejecting a whole answer for it helps nobody.
+    """
+    text = text.strip()
+    if not text:
+        raise LLMInvalidOutput("the answer was empty")
+    try:
+        data = json.loads(text, strict=False)
+    except json.JSONDecodeError:
+        raise invalid_output("it was not valid JSON") from None
+    return validate_answer(data, schema)
+
+
+def validate_answer(data: Any, schema: type[T]) -> T:
+    if isinstance(data, schema):
+        return data
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_output(describe_validation_error(exc)) from None
 
 
 def invalid_output(detail: str) -> LLMInvalidOutput:

@@ -15,13 +15,20 @@ import logging
 import re
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from bot.errors import ConfigError, LLMError, LLMInvalidOutput
-from bot.llm.common import describe_validation_error, invalid_output, run_with_deadline, timeout_error
+from bot.errors import ConfigError, LLMError
+from bot.llm.common import (
+    invalid_output,
+    parse_json_answer,
+    run_with_deadline,
+    strict_json_schema,
+    timeout_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +52,16 @@ def default_gguf_path() -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+@dataclass
+class CallStats:
+    """Where the time of the last call went (for benchmarks and debug logs)."""
+
+    prompt_tokens: int = 0  # tokens in the context after the call, minus those generated
+    completion_tokens: int = 0  # streamed pieces with text, about one per token
+    first_token_ms: float = 0.0  # mostly prompt evaluation (minus what the prefix cache saved)
+    total_ms: float = 0.0
 
 
 class _Cancelled(Exception):
@@ -95,6 +112,7 @@ class LlamaCppLLM:
             raise ConfigError(f"llama.cpp could not load {model_path.name} ({exc}).") from exc
         self._lock = threading.Lock()  # a Llama context is not safe to share between threads
         self._grammars: dict[str, Any] = {}
+        self.last_stats = CallStats()
 
     @property
     def model_name(self) -> str:
@@ -112,7 +130,7 @@ class LlamaCppLLM:
         """
         from llama_cpp import LlamaGrammar
 
-        text = json.dumps(schema.model_json_schema(), sort_keys=True)
+        text = json.dumps(strict_json_schema(schema))  # property order kept: trigger first
         grammar = self._grammars.get(text)
         if grammar is None:
             try:
@@ -132,6 +150,7 @@ class LlamaCppLLM:
             with self._lock:
                 if cancel.is_set():
                     raise _Cancelled
+                started = time.perf_counter()
                 try:
                     stream = self._llama.create_chat_completion(
                         messages=messages,  # type: ignore[arg-type]
@@ -143,13 +162,23 @@ class LlamaCppLLM:
                     )
                     parts: list[str] = []
                     finish: str | None = None
+                    stats = CallStats()
                     for chunk in stream:  # type: ignore[union-attr]
                         if cancel.is_set() or time.monotonic() > deadline:
                             stream.close()  # type: ignore[union-attr]
                             raise _Cancelled
                         choice = chunk["choices"][0]
-                        parts.append(choice.get("delta", {}).get("content") or "")
+                        piece = choice.get("delta", {}).get("content") or ""
+                        if piece:
+                            if not parts:
+                                stats.first_token_ms = (time.perf_counter() - started) * 1000
+                            parts.append(piece)
                         finish = choice.get("finish_reason") or finish
+                    stats.total_ms = (time.perf_counter() - started) * 1000
+                    stats.completion_tokens = len(parts)
+                    stats.prompt_tokens = max(0, int(self._llama.n_tokens) - len(parts))
+                    self.last_stats = stats
+                    log.debug("llamacpp call: %s", stats)
                     return "".join(parts), finish
                 except ValueError as exc:
                     m = _CONTEXT.search(str(exc))
@@ -172,16 +201,3 @@ class LlamaCppLLM:
         """Free the model (waits for a running call to stop at its next token)."""
         with self._lock:
             self._llama.close()
-
-
-def parse_json_answer(text: str, schema: type[T]) -> T:
-    """Validate a JSON answer against ``schema``; any failure is a short LLMInvalidOutput."""
-    text = text.strip()
-    if not text:
-        raise LLMInvalidOutput("the answer was empty")
-    try:
-        return schema.model_validate_json(text)
-    except ValidationError as exc:
-        if any(e.get("type") == "json_invalid" for e in exc.errors()):
-            raise invalid_output("it was not valid JSON") from None
-        raise invalid_output(describe_validation_error(exc)) from None

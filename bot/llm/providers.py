@@ -29,7 +29,14 @@ from pydantic import BaseModel
 from bot.config import Settings
 from bot.core.ports import StructuredLLM
 from bot.errors import ConfigError
-from bot.llm.common import invalid_output, map_remote_error, run_with_deadline, shorten
+from bot.llm.common import (
+    invalid_output,
+    map_remote_error,
+    run_with_deadline,
+    shorten,
+    strict_json_schema,
+    validate_answer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +69,11 @@ class LangChainLLM:
     def generate(self, system: str, prompt: str, schema: type[T]) -> T:
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        runnable = self._chat.with_structured_output(schema, method=self.method, include_raw=True)
+        # a JSON schema with every property required (see strict_json_schema); the answer comes
+        # back as a dict and is validated against the pydantic schema here
+        runnable = self._chat.with_structured_output(
+            strict_json_schema(schema), method=self.method, include_raw=True
+        )
         messages = [SystemMessage(content=system), HumanMessage(content=prompt)]
 
         def call() -> dict[str, Any]:
@@ -77,12 +88,7 @@ class LangChainLLM:
             raise map_remote_error(error, self.where, self.model)
         if parsed is None:
             raise invalid_output(_why_nothing_parsed(result.get("raw")))
-        if not isinstance(parsed, schema):  # a dict when the schema was given as JSON schema
-            try:
-                parsed = schema.model_validate(parsed)
-            except Exception as exc:
-                raise map_remote_error(exc, self.where, self.model) from exc
-        return parsed
+        return validate_answer(parsed, schema)
 
 
 def _why_nothing_parsed(raw: Any) -> str:
