@@ -123,7 +123,10 @@ def main() -> None:
         summary[key] = {"p50": statistics.median(values), "p95": pct(values, 95)}
         print(f"{key:<16} p50 {summary[key]['p50']:>9.0f}   p95 {summary[key]['p95']:>9.0f}")
     llm_answers = sum(r["engine"] == "llm" for r in rows)
-    print(f"answered by the LLM: {llm_answers}/{len(rows)} (the rest fell back to indicators, see notes)")
+    fallbacks = (
+        "" if llm_answers == len(rows) else " (the others fell back to indicators: see notes in the JSON)"
+    )
+    print(f"answered by the LLM: {llm_answers}/{len(rows)}{fallbacks}")
 
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"settings": vars(args), "load_ms": load_ms, "rows": rows, "summary": summary},
