@@ -177,7 +177,10 @@ def test_serve_rejects_a_bad_sync_guild(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.delenv("ANALYST_DISCORD_TEST_GUILD", raising=False)
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli_app(), ["serve", "--sync-guild", "test"])
-    assert result.exit_code == 2 and "ANALYST_DISCORD_TEST_GUILD is not set" in result.output
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: --sync-guild test needs ANALYST_DISCORD_TEST_GUILD to be set."
+    result = CliRunner().invoke(cli_app(), ["serve", "--sync-guild", "general"])
+    assert result.exit_code == 2 and "expects a server (guild) id or 'test'" in result.output
 
 
 class RejectedToken(AnalystBot):

@@ -12,6 +12,7 @@ import discord
 import pytest
 
 from bot.discord.cogs.mentions import focus_of, follow_up_question
+from bot.discord.replies import GENERIC
 from bot.discord.testing import make_bot, running, seed, shared_app
 
 GUILD = 910_000_000_000_000_001
@@ -95,6 +96,28 @@ async def test_mention_answers_respect_the_cooldown(shared) -> None:
         await alice.send(channel, f"{bot.user.mention} Will Russia send troops into Moldova?")
         assert len(channel.threads) == 1
         assert channel.last_message.content.startswith("You can ask for another assessment in ")
+
+
+async def test_a_failed_mention_answer_turns_the_thinking_message_into_one_sentence(shared, caplog) -> None:
+    class Broken:
+        def __init__(self, app: Any) -> None:
+            self._app = app
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._app, name)
+
+        def assess(self, *_a: Any, **_k: Any) -> Any:
+            raise RuntimeError("index on fire")
+
+    bot = make_bot(shared)
+    bot.app = Broken(shared.app)  # type: ignore[assignment]
+    async with running(bot, approved_intents=NO_PRIVILEGED) as env:
+        _, channel, alice = world(env)
+        await alice.send(channel, f"{bot.user.mention} Will Russia send troops into Kazakhstan?")
+        (thread,) = channel.threads
+        (status,) = bot_messages(thread, bot)
+        assert status.content == GENERIC and not status.embeds
+    assert any(r.exc_info and "index on fire" in str(r.exc_info[1]) for r in caplog.records)
 
 
 def test_follow_up_rules() -> None:

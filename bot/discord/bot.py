@@ -42,6 +42,7 @@ from bot.history import HistoryStore
 from bot.ingest import ingest_items
 
 from .queue import AssessQueue, Report, UserCooldown
+from .replies import answer_error
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,6 @@ class AnalystTree(app_commands.CommandTree):
     """The command tree whose ``on_error`` answers every failed interaction (see ``replies``)."""
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        from .replies import answer_error
-
         await answer_error(interaction, error)
 
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import NoReturn
 
 import discord
 import typer
@@ -31,16 +32,24 @@ def _settings(ctx: typer.Context) -> Settings:
 
 
 def parse_sync_guild(value: str | None, settings: Settings) -> int | None:
-    """``None`` (no sync), a guild id, or ``"test"`` for ``settings.discord_test_guild``."""
+    """``None`` (no sync), a guild id, or ``"test"`` for ``settings.discord_test_guild``.
+
+    A bad value is one line on stderr and exit code 2 (a plain SystemExit, which every way of
+    running Typer passes through unchanged)."""
     if value is None:
         return None
     if value.strip().lower() == "test":
         if settings.discord_test_guild is None:
-            raise typer.BadParameter("ANALYST_DISCORD_TEST_GUILD is not set", param_hint="--sync-guild")
+            _fail("--sync-guild test needs ANALYST_DISCORD_TEST_GUILD to be set.")
         return settings.discord_test_guild
     if not value.strip().isdigit():
-        raise typer.BadParameter("expected a server (guild) id or 'test'", param_hint="--sync-guild")
+        _fail(f"--sync-guild expects a server (guild) id or 'test', not {value!r}.")
     return int(value)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise SystemExit(code)  # not typer.Exit: click returns (does not raise) it when standalone_mode=False
 
 
 def run_bot(bot: AnalystBot, token: str) -> int:
@@ -107,11 +116,16 @@ def register(app: typer.Typer) -> None:
             typer.echo(
                 "error: no Discord bot token; set ANALYST_DISCORD_TOKEN (see docs/discord.md).", err=True
             )
-            raise typer.Exit(2)
+            raise SystemExit(
+                2
+            )  # not typer.Exit: click returns (does not raise) it when standalone_mode=False
         guild = parse_sync_guild(sync_guild, settings)
         if not logging.getLogger().handlers:
             discord.utils.setup_logging(level=logging.INFO)
+        else:  # the main CLI configured WARNING: a server should still say what it is doing
+            for name in ("bot", "discord"):
+                logging.getLogger(name).setLevel(logging.INFO)
         bot = AnalystBot(settings, sync_guild=guild, seed_paths=None if seed else [])
         code = run_bot(bot, token)
         if code:
-            raise typer.Exit(code)
+            raise SystemExit(code)

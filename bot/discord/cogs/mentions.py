@@ -131,16 +131,7 @@ class Mentions(commands.Cog):
             channel_id = thread.id  # type: ignore[attr-defined]
         except discord.Forbidden:  # no Create Public Threads here: answer in the channel instead
             thread, channel_id = message.channel, message.channel.id
-        status = await thread.send("Thinking…", allowed_mentions=NO_MENTIONS)
-        outcome = await self.bot.assess(
-            q,
-            guild_id=message.guild.id if message.guild else None,
-            channel_id=channel_id,
-            user_id=message.author.id,
-            report=self._reporter(status),
-            started=started,
-        )
-        await self._post(status, outcome, AssessmentMeta())
+        await self._answer(message, thread, channel_id, q, AssessmentMeta(), started)
 
     async def _in_thread(self, message: discord.Message, thread: discord.Thread, text: str) -> None:
         guild_id = message.guild.id if message.guild else None
@@ -158,16 +149,38 @@ class Mentions(commands.Cog):
         if (refusal := self._cooldown_ok(message)) is not None:
             raise UserError(refusal)
         started = time.perf_counter()
-        status = await thread.send("Thinking…", allowed_mentions=NO_MENTIONS)
-        outcome = await self.bot.assess(
-            q,
-            guild_id=guild_id,
-            channel_id=thread.id,
-            user_id=message.author.id,
-            report=self._reporter(status),
-            started=started,
+        await self._answer(
+            message, thread, thread.id, q, AssessmentMeta(focus=focus, context=context), started
         )
-        await self._post(status, outcome, AssessmentMeta(focus=focus, context=context))
+
+    async def _answer(
+        self,
+        message: discord.Message,
+        where: discord.abc.Messageable,
+        channel_id: int,
+        question: str,
+        meta: AssessmentMeta,
+        started: float,
+    ) -> None:
+        """Post "Thinking…", then turn that message into the answer, or into the error if it fails."""
+        status = await where.send("Thinking…", allowed_mentions=NO_MENTIONS)
+        try:
+            outcome = await self.bot.assess(
+                question,
+                guild_id=message.guild.id if message.guild else None,
+                channel_id=channel_id,
+                user_id=message.author.id,
+                report=self._reporter(status),
+                started=started,
+            )
+        except UserError as exc:
+            await status.edit(content=exc.message, allowed_mentions=NO_MENTIONS)
+            return
+        except Exception:
+            log.exception("assessing a mention failed")
+            await status.edit(content=GENERIC, allowed_mentions=NO_MENTIONS)
+            return
+        await self._post(status, outcome, meta)
 
     @staticmethod
     def _reporter(status: discord.Message):
