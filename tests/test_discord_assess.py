@@ -274,3 +274,21 @@ async def test_ten_simultaneous_assessments_are_all_answered_within_the_concurre
         queued = [b["content"] for b in sent_bodies(env) if (b.get("content") or "").startswith("Queued: ")]
         assert "Queued: 1st in line…" in queued and any(q.startswith("Queued: 8th") for q in queued)
         assert len(bot.history.recent(guild_id=GUILD, limit=50)) == 10
+
+
+async def test_buttons_keep_working_after_a_restart(shared) -> None:
+    bot = make_bot(shared)
+    async with running(bot) as env:
+        _, channel, (alice,) = setup_world(env)
+        result = await alice.slash(channel, "assess", question=QUESTION)
+        message = result.response.message
+        restarted = make_bot(shared, history=bot.history)  # a new process would reopen the same database
+        await env.restart_bot(restarted)
+        up = next(
+            c.custom_id for row in message.components for c in row.children if c.custom_id.endswith(":up")
+        )
+        clicked = await alice.click(message, custom_id=up)
+        assert clicked.followups[-1].content == "Recorded your 👍."
+        shown = await alice.click(message, label="Show passages")
+        assert shown.ephemeral and shown.response.embeds
+        await restarted.close_resources()
