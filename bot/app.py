@@ -109,3 +109,6 @@ class App:
             if self._lexical is not None:
                 self._lexical.close()
                 self._lexical = None
+        close_llm = getattr(self.llm, "close", None)
+        if close_llm is not None:
+            close_llm()

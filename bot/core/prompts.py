@@ -15,8 +15,10 @@ from bot.core.framework import Framework, load_framework
 from bot.errors import ConfigError
 
 REQUIRED: dict[str, set[str]] = {
-    "system": {"variables"},
-    "assess": {"question", "as_of", "framework", "passages"},
+    # the system prompt is the same on every call (framework included), so servers that cache a
+    # prompt prefix (llama.cpp, OpenAI, Anthropic) reuse it; what varies is in "assess"
+    "system": {"variables", "framework"},
+    "assess": {"question", "as_of", "passages"},
     "repair": {"error", "n_passages"},
 }
 
