@@ -38,6 +38,7 @@ from discord.ext import commands
 from bot.app import App
 from bot.config import REPO_ROOT, Settings
 from bot.core.models import Assessment
+from bot.errors import UserError
 from bot.history import HistoryStore
 from bot.ingest import ingest_items
 
@@ -248,8 +249,13 @@ class AnalystBot(commands.Bot):
         as_of: dt.date | None = None,
         report: Report | None = None,
         started: float | None = None,
+        max_wait_s: float | None = None,
     ) -> AssessOutcome:
-        """Queue, assess off the loop, store in history. ``report(position)`` tells a waiter its place."""
+        """Queue, assess off the loop, store in history. ``report(position)`` tells a waiter its place.
+
+        ``max_wait_s`` bounds the time in line (an interaction's token lasts 15 minutes: better a
+        clear "too busy" than an answer that can no longer be delivered).
+        """
         t0 = started if started is not None else time.perf_counter()
         collection = await self.ensure_collection(guild_id)
         app, history = self._app(), self._history()
@@ -260,8 +266,16 @@ class AnalystBot(commands.Bot):
             record_id = history.record(assessment, guild_id=guild_id, channel_id=channel_id, user_id=user_id)
             return record_id, assessment, updated
 
-        async with self.queue.slot(report):
+        try:
+            await asyncio.wait_for(self.queue.acquire(report), timeout=max_wait_s)
+        except TimeoutError:
+            raise UserError(
+                "The bot is busy and your question waited too long in line; please ask again in a few minutes."
+            ) from None
+        try:
             record_id, assessment, updated = await self.run_blocking(work)
+        finally:
+            self.queue.release()
         return AssessOutcome(record_id, assessment, updated, time.perf_counter() - t0)
 
     # -- shutdown -------------------------------------------------------------------------------
@@ -290,6 +304,13 @@ class AnalystBot(commands.Bot):
             with contextlib.suppress(Exception):
                 await asyncio.get_running_loop().run_in_executor(None, closer)
         log.info("stores closed")
+
+
+def interaction_wait_budget(interaction: discord.Interaction, settings: Settings) -> float:
+    """Seconds an interaction may still wait in line: its 15-minute token, minus a minute of margin
+    and the time one assessment may take (the LLM timeout)."""
+    age = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+    return max(30.0, 14 * 60 - age - settings.llm_timeout_s)
 
 
 def guild_id_of(obj: discord.Interaction | discord.Message) -> int | None:

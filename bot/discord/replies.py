@@ -73,6 +73,7 @@ async def answer_error(interaction: discord.Interaction, error: BaseException) -
 
 async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
     """Ephemeral reply whatever the interaction's state (fresh, deferred publicly, answered)."""
+    text = text if len(text) <= 2000 else text[:1999] + "…"
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from .bot import interaction_wait_budget
 from .render import AssessmentMeta, Page, ordinal, render_assessment, render_cited_passages
 from .replies import NO_MENTIONS, answer_error, send_ephemeral
 
@@ -107,6 +108,7 @@ class AssessmentButton(
             as_of=None,
             report=queued_reporter(interaction),
             started=started,
+            max_wait_s=interaction_wait_budget(interaction, bot.settings),
         )
         meta = AssessmentMeta(
             assessment_id=outcome.id,

@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot.core.pipeline import check_question
 from bot.errors import BadInput
 
-from ..bot import AnalystBot
+from ..bot import AnalystBot, interaction_wait_budget
 from ..render import AssessmentMeta, render_assessment
 from ..replies import NO_MENTIONS
 from ..views import assessment_view, queued_reporter
@@ -77,6 +77,7 @@ class Assess(commands.Cog):
             as_of=as_of,
             report=queued_reporter(interaction),
             started=started,
+            max_wait_s=interaction_wait_budget(interaction, self.bot.settings),
         )
         meta = AssessmentMeta(
             assessment_id=outcome.id, corpus_updated=outcome.corpus_updated, elapsed_s=outcome.elapsed_s
