@@ -31,6 +31,7 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,15 @@ _STOP = frozenset(
 )
 _WORD = re.compile(r"[\w][\w'\-]*", re.U)
 
+# Query tuning (see LexicalIndex.query_terms, LexicalIndex.search and CorpusStore.vector_candidates)
+OVERFETCH = 4  # unfiltered top-N is fetched OVERFETCH times over, then filtered; exact fallback if too few pass
+FILTERED_OVERFETCH = 32  # BM25 with a filter: fetched this many times over before the exact fallback
+MAX_VECTOR_SCAN = 2_000  # vector search with a filter: widest unfiltered look before searching by ids
+ALLOWED_IDS_CAP = 20_000  # a filter passing at most this many chunks is searched among exactly those ids
+PRUNE_MIN_ROWS = 20_000  # below this many chunks every query word is searched
+PRUNE_DF = 0.05  # above it, words in more than this share of chunks are left out of the BM25 query
+ROW_COUNT_TTL_S = 30.0
+
 
 def date_ord(d: dt.date | None) -> int:
     return d.year * 10000 + d.month * 100 + d.day if d else 0
@@ -64,6 +74,10 @@ class SearchFilter:
     date_to: dt.date | None = None
     sources: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.as_of or self.date_from or self.date_to or self.sources or self.tags)
 
     def date_bounds(self) -> tuple[int | None, int | None]:
         hi_dates = [d for d in (self.as_of, self.date_to) if d]
@@ -131,6 +145,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     doc_id TEXT NOT NULL, date_ord INTEGER NOT NULL, source_key TEXT, tags TEXT, text TEXT NOT NULL,
     UNIQUE (collection, chunk_id));
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (collection, doc_id);
+CREATE INDEX IF NOT EXISTS chunks_date ON chunks (collection, date_ord);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks (collection, source_key);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, content='chunks', content_rowid='rowid', tokenize='porter unicode61');
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
@@ -138,6 +154,13 @@ CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
 CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.rowid, old.text); END;
 PRAGMA user_version = 2;
+"""
+# per connection: the FTS vocabulary (document frequency of each term) and a scratch table that
+# tokenizes query words exactly as the index does (porter stemming), to look their frequency up
+_TEMP_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab USING fts5vocab(main, 'chunks_fts', 'row');
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens USING fts5(t, tokenize='porter unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens_vocab USING fts5vocab(temp, 'query_tokens', 'instance');
 """
 
 
@@ -153,9 +176,11 @@ class LexicalIndex:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
             self._db.executescript(_SCHEMA)
+            self._db.executescript(_TEMP_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"Cannot open the lexical index at {path} ({exc}).") from exc
         self._lock = threading.RLock()
+        self._rows_cache: tuple[float, int] | None = None
 
     def _migrate(self) -> None:
         """Bring a file written by an older version up to ``_SCHEMA_VERSION`` (rowids kept, FTS rebuilt)."""
@@ -200,6 +225,7 @@ class LexicalIndex:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            self._rows_cache = None
 
     def document(self, collection: str, doc_id: str) -> tuple[str, str, str] | None:
         """(doc_id, version, content_hash) of the active version, or None."""
@@ -244,35 +270,148 @@ class LexicalIndex:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM chunks WHERE collection=?", (collection,)).fetchone()[0]
 
-    def search(self, collection: str, query: str, limit: int, flt: SearchFilter) -> list[tuple[str, float]]:
-        terms = [t.lower() for t in _WORD.findall(query)]
-        terms = [t for t in terms if t not in _STOP and len(t) > 1] or [t for t in terms if len(t) > 1]
-        if not terms:
-            return []
-        match = " OR ".join('"' + t.replace('"', "") + '"' for t in dict.fromkeys(terms))
-        sql = [
-            "SELECT c.chunk_id, bm25(chunks_fts) AS s FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid",
-            "WHERE chunks_fts MATCH ? AND c.collection = ?",
-        ]
-        args: list[Any] = [match, collection]
+    # -- search -------------------------------------------------------------------------------
+    @staticmethod
+    def _filter_sql(flt: SearchFilter, *, use_index: bool = True) -> tuple[str, list[Any]]:
+        """SQL conditions on ``chunks`` for a filter, and their arguments.
+
+        ``use_index=False`` writes the columns as ``+column`` so that SQLite does not pick the date
+        index for a query that should look rows up by chunk id or rowid (a few dozen lookups, not a
+        scan of every chunk in the date range).
+        """
+        p = "" if use_index else "+"
+        sql: list[str] = []
+        args: list[Any] = []
         lo, hi = flt.date_bounds()
         if lo is not None:
-            sql.append("AND c.date_ord >= ?")
+            sql.append(f"AND {p}date_ord >= ?")
             args.append(lo)
         if hi is not None:
-            sql.append("AND c.date_ord <= ?")
+            sql.append(f"AND {p}date_ord <= ?")
             args.append(hi)
         if flt.sources:
-            sql.append(f"AND c.source_key IN ({','.join('?' * len(flt.sources))})")
+            sql.append(f"AND {p}source_key IN ({','.join('?' * len(flt.sources))})")
             args.extend(s.lower() for s in flt.sources)
         if flt.tags:
-            sql.append("AND (" + " OR ".join("c.tags LIKE ?" for _ in flt.tags) + ")")
+            sql.append("AND (" + " OR ".join("tags LIKE ?" for _ in flt.tags) + ")")
             args.extend(f"%|{t.lower()}|%" for t in flt.tags)
-        sql.append("ORDER BY s LIMIT ?")
-        args.append(limit)
+        return " ".join(sql), args
+
+    def active_among(self, collection: str, chunk_ids: Sequence[str], flt: SearchFilter) -> set[str]:
+        """Those of ``chunk_ids`` that belong to an active document version and pass the filter."""
+        if not chunk_ids:
+            return set()
+        cond, args = self._filter_sql(flt, use_index=False)
+        found: set[str] = set()
+        with self._lock:
+            for start in range(0, len(chunk_ids), 500):
+                part = list(chunk_ids[start : start + 500])
+                rows = self._db.execute(
+                    f"SELECT chunk_id FROM chunks WHERE collection=? AND chunk_id IN ({','.join('?' * len(part))}) {cond}",
+                    (collection, *part, *args),
+                ).fetchall()
+                found.update(r[0] for r in rows)
+        return found
+
+    def allowed_ids(self, collection: str, flt: SearchFilter, cap: int) -> list[str] | None:
+        """Every active chunk id that passes the filter, or None when there are more than ``cap``."""
+        cond, args = self._filter_sql(flt)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT chunk_id FROM chunks WHERE collection=? {cond} LIMIT ?", (collection, *args, cap + 1)
+            ).fetchall()
+        return None if len(rows) > cap else [r[0] for r in rows]
+
+    def total_rows(self) -> int:
+        """Chunks in the whole file (all collections), cached for a short while: it only tunes queries."""
+        now = time.monotonic()
+        if self._rows_cache is None or now - self._rows_cache[0] > ROW_COUNT_TTL_S:
+            with self._lock:
+                n = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            self._rows_cache = (now, n)
+        return self._rows_cache[1]
+
+    def _doc_freq(self, terms: list[str]) -> dict[str, int]:
+        """How many chunks contain each query term (its rarest stemmed token), from the FTS vocabulary."""
+        with self._lock:
+            db = self._db
+            db.execute("DELETE FROM temp.query_tokens")
+            db.executemany("INSERT INTO temp.query_tokens (rowid, t) VALUES (?, ?)", [(i + 1, t) for i, t in enumerate(terms)])
+            tokens = db.execute("SELECT doc, term FROM temp.query_tokens_vocab").fetchall()
+            uniq = sorted({tok for _, tok in tokens})
+            df = dict(
+                db.execute(
+                    f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({','.join('?' * len(uniq))})", uniq
+                ).fetchall()
+            ) if uniq else {}
+        out = dict.fromkeys(terms, 0)
+        for row, tok in tokens:
+            t = terms[row - 1]
+            out[t] = max(out[t], df.get(tok, 0))
+        return out
+
+    def query_terms(self, query: str) -> list[str]:
+        """The words of a query that the BM25 side searches for.
+
+        Stop words go. In a large index (``PRUNE_MIN_ROWS`` chunks or more), words found in more than
+        ``PRUNE_DF`` of all chunks go too (if none of the rest occurs, the rarest of them stays): they
+        add little to BM25 (low IDF) but most of its cost, since every chunk containing one is scored.
+        """
+        words = [t.lower() for t in _WORD.findall(query)]
+        terms = list(dict.fromkeys([t for t in words if t not in _STOP and len(t) > 1] or [t for t in words if len(t) > 1]))
+        if len(terms) <= 2:
+            return terms
+        n = self.total_rows()
+        if n < PRUNE_MIN_ROWS:
+            return terms
+        df = self._doc_freq(terms)
+        keep = [t for t in terms if df[t] <= PRUNE_DF * n]
+        if not any(df[t] for t in keep):  # nothing left that occurs: keep the rarest word that does
+            occurring = [t for t in terms if df[t]]
+            if occurring:
+                rarest = min(occurring, key=lambda t: df[t])
+                keep = [t for t in terms if t in keep or t == rarest]
+        return keep
+
+    def search(self, collection: str, query: str, limit: int, flt: SearchFilter) -> list[tuple[str, float]]:
+        """BM25 top ``limit`` (chunk id, score; higher is better) within one collection and filter."""
+        try:
+            terms = self.query_terms(query)
+        except sqlite3.Error:
+            return []
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+        cond, args = self._filter_sql(flt, use_index=False)
+        # with a filter, fetch more: the cost is scoring every match, not the length of the top list
+        over = limit * (OVERFETCH if flt.empty else FILTERED_OVERFETCH)
         with self._lock:
             try:
-                rows = self._db.execute(" ".join(sql), args).fetchall()
+                # fast path: the best rows of the whole full-text index, checked afterwards (scoring
+                # every match is the cost; joining every match to its row for the filter doubles it)
+                rows = self._db.execute(
+                    "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY 2 LIMIT ?",
+                    (match, over),
+                ).fetchall()
+                if not rows:
+                    return []
+                got = dict(
+                    self._db.execute(
+                        f"SELECT rowid, chunk_id FROM chunks WHERE rowid IN ({','.join('?' * len(rows))}) "
+                        f"AND +collection = ? {cond}",
+                        (*(r[0] for r in rows), collection, *args),
+                    ).fetchall()
+                )
+                hits = [(got[r], -float(score)) for r, score in rows if r in got]
+                if len(hits) >= limit or len(rows) < over:
+                    return hits[:limit]
+                # a narrow filter or another collection took most of them: filter inside the query
+                rows = self._db.execute(
+                    "SELECT c.chunk_id, bm25(chunks_fts) AS s FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid "
+                    f"WHERE chunks_fts MATCH ? AND c.collection = ? {cond} "  # the filter's columns exist only in chunks
+                    "ORDER BY s LIMIT ?",
+                    (match, collection, *args, limit),
+                ).fetchall()
             except sqlite3.OperationalError:
                 return []
         return [(r[0], -float(r[1])) for r in rows]
@@ -455,31 +594,54 @@ class CorpusStore:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
+    def _query(self, vec: np.ndarray, n: int, **kw: Any) -> list[tuple[str, float]]:
+        """chroma's nearest ``n`` (chunk id, cosine similarity): ids and distances only, the cheap part."""
+        try:
+            res = self._collection.query(query_embeddings=[vec], n_results=n, include=["distances"], **kw)
+        except Exception as exc:
+            raise StoreUnavailable(f"The vector store failed the search ({type(exc).__name__}: {str(exc)[:160]}).") from exc
+        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+    def vector_candidates(self, vec: np.ndarray, limit: int, flt: SearchFilter = SearchFilter()) -> list[tuple[str, float]]:
+        """The ``limit`` nearest active chunks that pass the filter, as (chunk id, cosine similarity).
+
+        The nearest ``OVERFETCH * limit`` of the whole collection are checked against the registry
+        (active version, dates, sources, tags: one indexed SQLite query). That is exact whenever
+        enough of them pass; if too few pass, a wider look (up to ``MAX_VECTOR_SCAN``, sized by the
+        share that passed); failing that (a narrow filter) the search is repeated among exactly the
+        chunks that pass, by id when there are at most ``ALLOWED_IDS_CAP``, else by chroma's own
+        metadata filter. Chroma's metadata filter is exact too but slow on a large collection (it
+        scans the metadata), hence the order.
+        """
+        n = limit * OVERFETCH
+        hits = self._query(vec, n)
+        ok = self.lexical.active_among(self.name, [i for i, _ in hits], flt)
+        found = [h for h in hits if h[0] in ok]
+        if len(found) >= limit or len(hits) < n:
+            return found[:limit]
+        if found:  # some pass: look wider, as far as the share that passed suggests (up to a bound)
+            wider = int(1.5 * limit * n / len(found))
+            if wider <= MAX_VECTOR_SCAN:
+                hits = self._query(vec, wider)
+                ok = self.lexical.active_among(self.name, [i for i, _ in hits], flt)
+                found = [h for h in hits if h[0] in ok]
+                if len(found) >= limit or len(hits) < wider:
+                    return found[:limit]
+        allowed = self.lexical.allowed_ids(self.name, flt, ALLOWED_IDS_CAP)
+        if allowed is not None:
+            return self._query(vec, limit, ids=allowed) if allowed else []
+        hits = self._query(vec, n, where=self._where(flt))
+        ok = self.lexical.active_among(self.name, [i for i, _ in hits], flt)
+        return [h for h in hits if h[0] in ok][:limit]
+
     def vector_search(
         self, query: str | np.ndarray, limit: int, flt: SearchFilter = SearchFilter()
     ) -> list[tuple[str, float, dict, str, np.ndarray]]:
         """(chunk id, cosine similarity, metadata, text, vector), active versions only."""
         vec = self.embedder.embed([query])[0] if isinstance(query, str) else query
-        n = self.count()
-        if n == 0:
-            return []
-        try:
-            res = self._collection.query(
-                query_embeddings=[vec],
-                n_results=min(limit, max(n, 1)),
-                where=self._where(flt),
-                include=["metadatas", "documents", "distances", "embeddings"],
-            )
-        except Exception as exc:
-            raise StoreUnavailable(f"The vector store failed the search ({type(exc).__name__}: {str(exc)[:160]}).") from exc
-        ids, metas, docs = res["ids"][0], res["metadatas"][0], res["documents"][0]
-        dists, embs = res["distances"][0], res["embeddings"][0]
-        active = self.lexical.active_versions(self.name, (m["doc_id"] for m in metas))
-        return [
-            (i, 1.0 - float(d), m, t, np.asarray(e, dtype=np.float32))
-            for i, m, t, d, e in zip(ids, metas, docs, dists, embs, strict=True)
-            if active.get(m["doc_id"]) == m["version"]
-        ]
+        hits = self.vector_candidates(vec, limit, flt)
+        known = self._fetch([i for i, _ in hits])
+        return [(i, sim, *known[i]) for i, sim in hits if i in known]
 
     def lexical_search(self, query: str, limit: int, flt: SearchFilter = SearchFilter()) -> list[tuple[str, float]]:
         return self.lexical.search(self.name, query, limit, flt)
@@ -487,7 +649,10 @@ class CorpusStore:
     def _fetch(self, ids: Sequence[str]) -> dict[str, tuple[dict, str, np.ndarray]]:
         if not ids:
             return {}
-        got = self._collection.get(ids=list(ids), include=["metadatas", "documents", "embeddings"])
+        try:
+            got = self._collection.get(ids=list(ids), include=["metadatas", "documents", "embeddings"])
+        except Exception as exc:
+            raise StoreUnavailable(f"The vector store failed the search ({type(exc).__name__}: {str(exc)[:160]}).") from exc
         return {
             i: (m, t, np.asarray(e, dtype=np.float32))
             for i, m, t, e in zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"], strict=True)
@@ -505,30 +670,28 @@ class CorpusStore:
         """The k best passages for a query: hybrid (RRF of vector and BM25), near-duplicates collapsed."""
         k = k or self.settings.k
         n_cand = max(self.settings.candidates, k * 3)
-        vec_hits = (
-            self.vector_search(query_vector if query_vector is not None else query, n_cand, flt)
-            if mode != "lexical"
-            else []
-        )
+        vec_hits: list[tuple[str, float]] = []
+        if mode != "lexical":
+            vec = query_vector if query_vector is not None else self.embedder.embed([query])[0]
+            vec_hits = self.vector_candidates(vec, n_cand, flt)
         lex_hits = self.lexical_search(query, n_cand, flt) if mode != "vector" else []
         fused: dict[str, float] = {}
         vrank: dict[str, int] = {}
         lrank: dict[str, int] = {}
-        for rank, hit in enumerate(vec_hits, start=1):
-            fused[hit[0]] = fused.get(hit[0], 0.0) + 1.0 / (self.settings.rrf_k + rank)
-            vrank[hit[0]] = rank
+        for rank, (cid, _s) in enumerate(vec_hits, start=1):
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.settings.rrf_k + rank)
+            vrank[cid] = rank
         for rank, (cid, _s) in enumerate(lex_hits, start=1):
             fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.settings.rrf_k + rank)
             lrank[cid] = rank
         order = sorted(fused, key=lambda c: -fused[c])
-        known = {h[0]: (h[2], h[3], h[4]) for h in vec_hits}
         head = order[: k * 4]
-        known.update(self._fetch([c for c in head if c not in known]))
+        known = self._fetch(head)  # text, metadata and vector of the head only: one round trip
         kept: list[str] = []
         kept_vecs: list[np.ndarray] = []
         for cid in head:
             if cid not in known:
-                continue  # deleted between the two searches
+                continue  # deleted between the searches and the fetch
             v = known[cid][2]
             if kept_vecs and float(np.max(np.stack(kept_vecs) @ v)) >= self.settings.dedup_similarity:
                 continue

@@ -11,8 +11,10 @@ import datetime as dt
 import re
 import shutil
 
+import numpy as np
 import pytest
 
+from bot import store as store_module
 from bot.corpus.document import Document
 from bot.corpus.loaders import load_file
 from bot.embeddings import MAX_TOKENS, MiniLMEmbedder
@@ -564,3 +566,200 @@ def test_lexical_file_of_schema_v1_is_migrated(settings, embedder):
     finally:
         lex.close()
     LexicalIndex(settings.lexical_path).close()  # opening again is a no-op
+
+
+# --------------------------------------------------------------------------------------------
+# the query paths of a large store, exercised on a small one with small limits
+
+PLACES = ["Gyumri", "Almaty", "Tiraspol", "Sukhumi", "Tskhinvali", "Dushanbe", "Kant", "Sevastopol"]
+EVENTS = [
+    "reported a quiet week with routine drills",
+    "received new air-defence systems by rail",
+    "was placed on high alert after border shooting",
+    "hosted a visit by the defence minister",
+    "rotated a battalion of paratroopers",
+    "lost contact with a patrol for several hours",
+]
+
+
+def _wide_corpus(store: CorpusStore) -> list[Document]:
+    docs = []
+    for i in range(48):
+        place, event = PLACES[i % len(PLACES)], EVENTS[(i * 5) % len(EVENTS)]
+        docs.append(
+            doc(
+                f"wide-{i:02d}",
+                f"The garrison at {place} {event}; report number {i} on the depot.",
+                date=dt.date(2000 + i % 24, 1 + i % 12, 1 + i % 27),
+                source="Rare" if i % 16 == 3 else ("Wire" if i % 3 else "Desk"),
+                tags=[place.lower(), "garrison"],
+            )
+        )
+    for d in docs:
+        store.ingest(d)
+    return docs
+
+
+def _passes(d: Document, flt: SearchFilter) -> bool:
+    lo, hi = flt.date_bounds()
+    when = int(d.date.strftime("%Y%m%d")) if d.date else 0
+    return (
+        (lo is None or when >= lo)
+        and (hi is None or when <= hi)
+        and (not flt.sources or d.source.lower() in {s.lower() for s in flt.sources})
+        and (not flt.tags or bool(set(d.tags) & {t.lower() for t in flt.tags}))
+    )
+
+
+def _exact_vector_ranking(store: CorpusStore, docs: list[Document], vec, flt: SearchFilter) -> list[str]:
+    got = store._collection.get(include=["embeddings", "metadatas"])
+    by_id = {d.id: d for d in docs}
+    scored = [
+        (float(np.dot(np.asarray(e, dtype=np.float32), vec)), cid)
+        for cid, e, m in zip(got["ids"], got["embeddings"], got["metadatas"], strict=True)
+        if _passes(by_id[m["doc_id"]], flt)
+    ]
+    return [cid for _, cid in sorted(scored, reverse=True)]
+
+
+@pytest.fixture(scope="module")
+def wide_store(tmp_path_factory, embedder):
+    from bot.config import Settings
+
+    settings = Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("wide"))  # type: ignore[call-arg]
+    store = CorpusStore(settings, embedder)
+    docs = _wide_corpus(store)
+    yield store, docs
+    store.close()
+
+
+@pytest.fixture
+def wide(wide_store, monkeypatch):
+    """The 48-document store (shared by the module: read-only tests) and a log of its vector queries."""
+    store, docs = wide_store
+    calls: list[str] = []
+    real = store._query
+
+    def spy(vec, n, **kw):
+        calls.append("ids" if "ids" in kw else "where" if "where" in kw else f"top{n}")
+        return real(vec, n, **kw)
+
+    monkeypatch.setattr(store, "_query", spy)
+    return store, docs, calls
+
+
+@pytest.mark.parametrize(
+    ("flt", "max_scan", "path"),
+    [
+        (SearchFilter(), 2000, ["top12"]),
+        (SearchFilter(as_of=dt.date(2020, 1, 1)), 2000, ["top12"]),  # most pass: the first look suffices
+        (SearchFilter(sources=("Desk",)), 2000, ["top12", "wider"]),  # a third pass: a wider look
+        (SearchFilter(sources=("Rare",)), 2000, ["top12", "wider"]),
+        (SearchFilter(sources=("Rare",)), 20, ["top12", "ids"]),  # too few for a bounded look: by ids
+        (SearchFilter(tags=("nowhere",)), 2000, ["top12"]),  # none pass, no id to search among: done
+    ],
+)
+def test_vector_candidates_are_exact_on_every_path(wide, embedder, monkeypatch, flt, max_scan, path):
+    store, docs, calls = wide
+    monkeypatch.setattr(store_module, "MAX_VECTOR_SCAN", max_scan)
+    vec = embedder.embed(["garrison on high alert after shooting at the border"])[0]
+    limit = 3
+    got = [cid for cid, _ in store.vector_candidates(vec, limit, flt)]
+    assert got == _exact_vector_ranking(store, docs, vec, flt)[:limit]
+    assert [("wider" if c.startswith("top") and c != "top12" else c) for c in calls] == path
+
+
+def test_vector_candidates_fall_back_to_the_metadata_filter(wide, embedder, monkeypatch):
+    store, docs, calls = wide
+    monkeypatch.setattr(store_module, "MAX_VECTOR_SCAN", 1)  # no wider look
+    monkeypatch.setattr(store_module, "ALLOWED_IDS_CAP", 1)  # too many pass to search by id
+    flt = SearchFilter(sources=("Rare",))
+    vec = embedder.embed(["paratroopers rotated"])[0]
+    got = [cid for cid, _ in store.vector_candidates(vec, 3, flt)]
+    assert got == _exact_vector_ranking(store, docs, vec, flt)[:3]
+    assert calls == ["top12", "where"]
+
+
+def test_vector_candidates_skip_stale_versions_on_the_filtered_path(store, embedder, monkeypatch):
+    docs = _wide_corpus(store)  # its own store: this test leaves a stale version behind
+
+    def crash(self, doc_id, keep_version=None):
+        raise RuntimeError("crash before the old vectors go")
+
+    rare = [d for d in docs if d.source == "Rare"]
+    with monkeypatch.context() as m:
+        m.setattr(CorpusStore, "_delete_vectors", crash)
+        with pytest.raises(RuntimeError):
+            store.ingest(
+                doc(rare[0].id, "Rewritten: the depot was emptied.", date=rare[0].date, source="Rare")
+            )
+    vec = embedder.embed([rare[0].paragraphs[0]])[0]  # closest to the stale old version
+    monkeypatch.setattr(store_module, "MAX_VECTOR_SCAN", 1)
+    monkeypatch.setattr(store_module, "ALLOWED_IDS_CAP", 1)
+    got = store.vector_candidates(vec, 5, SearchFilter(sources=("Rare",)))
+    active = set(lexical_rows(store, rare[0].id))
+    ids = [cid for cid, _ in got]
+    assert len(ids) == len(rare)  # each Rare document once: the stale version is not among them
+    assert [i for i in ids if i.startswith(rare[0].id + ":")] == sorted(active)
+
+
+def _exact_bm25(store: CorpusStore, query: str, limit: int, flt: SearchFilter) -> list[str]:
+    terms = store.lexical.query_terms(query)
+    match = " OR ".join(f'"{t}"' for t in terms)
+    cond, args = store.lexical._filter_sql(flt)
+    rows = store.lexical._db.execute(
+        "SELECT c.chunk_id FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid "
+        f"WHERE chunks_fts MATCH ? AND c.collection = ? {cond} ORDER BY bm25(chunks_fts), c.rowid LIMIT ?",
+        (match, store.name, *args, limit),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+@pytest.mark.parametrize(
+    "flt",
+    [
+        SearchFilter(),
+        SearchFilter(sources=("Rare",)),
+        SearchFilter(as_of=dt.date(2003, 6, 1)),
+        SearchFilter(tags=("kant",)),
+    ],
+)
+@pytest.mark.parametrize("overfetch", [1, 32])
+def test_lexical_search_is_exact_on_both_paths(wide, monkeypatch, flt, overfetch):
+    store, _docs, _ = wide
+    monkeypatch.setattr(store_module, "FILTERED_OVERFETCH", overfetch)
+    monkeypatch.setattr(store_module, "OVERFETCH", overfetch)
+    query = "depot report alert shooting paratroopers"
+    got = [cid for cid, _ in store.lexical_search(query, 4, flt)]
+    expected = _exact_bm25(store, query, 4, flt)
+    assert got and got == expected
+
+
+def test_lexical_search_does_not_leak_between_collections(store, make_store):
+    for i in range(30):
+        store.ingest(doc(f"big-{i}", f"The ammunition depot number {i} at Cobasna was inspected."))
+    small = make_store(collection="small-guild")
+    small.ingest(doc("only", "A depot near Tiraspol was mentioned once."))
+    assert [cid.split(":")[0] for cid, _ in small.lexical_search("depot", 3)] == ["only"]
+    assert all(p.doc_id == "only" for p in small.search("ammunition depot", k=3))
+
+
+def test_common_words_are_pruned_from_bm25_in_a_large_index(wide, monkeypatch):
+    store, _docs, _ = wide
+    lex = store.lexical
+    query = "garrisons depot Zhaksylykov Tiraspol"
+    assert lex.query_terms(query) == ["garrisons", "depot", "zhaksylykov", "tiraspol"]  # small: all searched
+    monkeypatch.setattr(store_module, "PRUNE_MIN_ROWS", 10)
+    monkeypatch.setattr(store_module, "PRUNE_DF", 0.2)
+    # "garrisons" (stemmed like the index's "garrison") and "depot" are in every chunk: they go;
+    # "tiraspol" is in 6 of 48, "zhaksylykov" in none (harmless, it matches nothing)
+    assert lex.query_terms(query) == ["zhaksylykov", "tiraspol"]
+    # when no remaining word occurs, the rarest word that does stays
+    assert lex.query_terms("garrison depot Zhaksylykov Qwertyuiop") == [
+        "garrison",
+        "zhaksylykov",
+        "qwertyuiop",
+    ]
+    assert lex.query_terms("two words") == ["two", "words"]  # two or fewer: nothing to prune
+    hits = store.lexical_search("garrisons depot Tiraspol", 10)
+    assert len(hits) == 6 and all("Tiraspol" in store._fetch([c])[c][1] for c, _ in hits)
