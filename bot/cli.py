@@ -209,7 +209,7 @@ def main() -> None:
     logging.getLogger("chromadb").setLevel(logging.ERROR)
     _register_plugins()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns typer.Exit's code instead of raising it
     except UserError as exc:
         _console(True).print(f"[red]error:[/] {exc.message}", soft_wrap=True)
         sys.exit(2)
@@ -218,14 +218,27 @@ def main() -> None:
     except typer.Abort:
         sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        if isinstance(exc, _click_exceptions()):
             exc.show()
             sys.exit(exc.exit_code)
         logging.getLogger("analyst").exception("unexpected error")
         _console(True).print(f"[red]error:[/] unexpected {type(exc).__name__}; the traceback is above.")
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_exceptions() -> tuple[type[BaseException], ...]:
+    """Usage errors: typer >= 0.29 raises its vendored click's, older typer plain click's."""
+    import click
+
+    kinds: list[type[BaseException]] = [click.exceptions.ClickException]
+    try:
+        from typer._click import exceptions as vendored
+
+        kinds.append(vendored.ClickException)
+    except ImportError:
+        pass
+    return tuple(kinds)
 
 
 if __name__ == "__main__":

