@@ -395,16 +395,23 @@ class LexicalIndex:
                 ).fetchall()
                 if not rows:
                     return []
-                got = dict(
-                    self._db.execute(
-                        f"SELECT rowid, chunk_id FROM chunks WHERE rowid IN ({','.join('?' * len(rows))}) "
-                        f"AND +collection = ? {cond}",
-                        (*(r[0] for r in rows), collection, *args),
-                    ).fetchall()
-                )
-                hits = [(got[r], -float(score)) for r, score in rows if r in got]
-                if len(hits) >= limit or len(rows) < over:
-                    return hits[:limit]
+                # check the first OVERFETCH * limit rows; the rest only if too few of those pass
+                hits: list[tuple[str, float]] = []
+                step = limit * OVERFETCH
+                for start in range(0, len(rows), step):
+                    part = rows[start : start + step]
+                    got = dict(
+                        self._db.execute(
+                            f"SELECT rowid, chunk_id FROM chunks WHERE rowid IN ({','.join('?' * len(part))}) "
+                            f"AND +collection = ? {cond}",
+                            (*(r[0] for r in part), collection, *args),
+                        ).fetchall()
+                    )
+                    hits.extend((got[r], -float(score)) for r, score in part if r in got)
+                    if len(hits) >= limit:
+                        return hits[:limit]
+                if len(rows) < over:
+                    return hits
                 # a narrow filter or another collection took most of them: filter inside the query
                 rows = self._db.execute(
                     "SELECT c.chunk_id, bm25(chunks_fts) AS s FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid "
