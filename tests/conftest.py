@@ -34,7 +34,10 @@ SEED_FILE = "000_c89b8965376a3ab4.txt"
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    for name in list(os.environ):
+        if name.upper().startswith("ANALYST_"):
+            monkeypatch.delenv(name)
     return Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
 
 
