@@ -210,7 +210,6 @@ class Assessor:
         t2 = time.perf_counter()
         if not passages:
             raise LLMError("no passages to give the model")
-        fw = self.prompts.framework
         system = self._system_prompt()
         prompt = self.prompts.render(
             "assess",
