@@ -42,16 +42,17 @@ def render_assessment(a: Assessment) -> Group:
     head.append(f"{a.likelihood}% — {a.verdict}", style=style)
     head.append(f"   (confidence {a.confidence})", style="dim")
     table = Table(show_header=True, header_style="bold", expand=True, show_lines=True)
-    table.add_column("Variable", no_wrap=True)
-    table.add_column("Score", no_wrap=True)
-    table.add_column("Rationale", ratio=1)
-    table.add_column("Cites", no_wrap=True)
+    # widths that survive an 80-column pipe: the rationale keeps most of the room
+    table.add_column("Variable", max_width=16)
+    table.add_column("Score", no_wrap=True, min_width=12)
+    table.add_column("Rationale", ratio=1, min_width=28)
+    table.add_column("Cites", max_width=10, overflow="fold")
     for v in a.variables:
         if v.assessed:
             score = Text(f"{score_bar(v.score)} {v.score}/4\n{v.confidence}")
         else:
             score = Text("insufficient\nevidence", style="dim italic")
-        cites = ", ".join(f"[{c.passage}]" for c in v.citations) or "—"
+        cites = " ".join(f"[{c.passage}]" for c in v.citations) or "—"
         table.add_row(NAMES[v.variable], score, v.rationale or "—", cites)
     parts: list = [head, Text(a.summary), table]
     if a.passages:
