@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import discord  # noqa: E402
 
 from bot.discord.testing import make_bot, running, seed, shared_app, simultaneous  # noqa: E402
+from bot.evaluation.metrics import percentile  # noqa: E402
 
 GUILD = 920_000_000_000_000_001
 QUESTIONS = [
@@ -36,13 +37,6 @@ QUESTIONS = [
 ]
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 async def ticker(stop: asyncio.Event, overshoots: list[float], period: float = 0.010) -> None:
@@ -114,11 +108,11 @@ async def bench(rounds: int, users: int, max_concurrent: int) -> None:
         f"{rounds} round(s) x {users} simultaneous /assess, max_concurrent_llm={max_concurrent}, {len(ms)} samples"
     )
     print(
-        f"time to deferral   p50 {percentile(ms, 0.5):6.1f} ms   p99 {percentile(ms, 0.99):6.1f} ms   "
+        f"time to deferral   p50 {percentile(ms, 50):6.1f} ms   p99 {percentile(ms, 99):6.1f} ms   "
         f"max {max(ms):6.1f} ms   (aim: p99 <= 100 ms)"
     )
     print(
-        f"event-loop lag     p50 {percentile(lag_ms, 0.5):6.1f} ms   p99 {percentile(lag_ms, 0.99):6.1f} ms   "
+        f"event-loop lag     p50 {percentile(lag_ms, 50):6.1f} ms   p99 {percentile(lag_ms, 99):6.1f} ms   "
         f"worst {max(lag_ms):6.1f} ms   (aim: worst <= 100 ms; {len(lag_ms)} ticks of 10 ms)"
     )
     print(

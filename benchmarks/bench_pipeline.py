@@ -25,6 +25,7 @@ from rich.console import Console
 from bot.app import App
 from bot.config import Settings
 from bot.core.models import VARIABLES
+from bot.evaluation.metrics import percentile
 from bot.ingest import ingest_items
 from bot.terminal import render_assessment
 
@@ -59,11 +60,6 @@ def _render(a, sink: Console) -> None:
     except ImportError:
         return
     discord_render(a)
-
-
-def pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))]
 
 
 def main() -> None:
@@ -103,7 +99,7 @@ def main() -> None:
         ("indicator engine, cold (first sight)", cold, "p95 <= 2000"),
         ("indicator engine, warm (sentences cached)", warm, "p95 <= 2000"),
     ):
-        print(f"{name:44} {len(xs):>4} {statistics.median(xs):>8.1f} {pct(xs, 95):>8.1f} {max(xs):>8.1f}  {aim}")
+        print(f"{name:44} {len(xs):>4} {statistics.median(xs):>8.1f} {percentile(xs, 95):>8.1f} {max(xs):>8.1f}  {aim}")
 
 
 if __name__ == "__main__":

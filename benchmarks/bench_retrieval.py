@@ -53,6 +53,7 @@ from bot.config import Settings  # noqa: E402
 from bot.corpus.document import Document  # noqa: E402
 from bot.corpus.loaders import load_file  # noqa: E402
 from bot.embeddings import TOKENIZER_PATH, MiniLMEmbedder, shared_embedder  # noqa: E402
+from bot.evaluation.metrics import percentile  # noqa: E402
 from bot.store import CorpusStore, LexicalIndex, SearchFilter, date_ord  # noqa: E402
 
 SOURCES_DIRS = [ROOT / "knowledge", Path("/work/shared/eval/dev/docs")]
@@ -93,21 +94,12 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
-def pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    if not xs:
-        return float("nan")
-    pos = (len(xs) - 1) * q / 100
-    lo, hi = int(pos), min(int(pos) + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-
-
 def summary_ms(xs: list[float]) -> dict[str, float]:
     ms = [x * 1000 for x in xs]
     return {
         "n": len(ms),
-        "p50_ms": round(pct(ms, 50), 2),
-        "p95_ms": round(pct(ms, 95), 2),
+        "p50_ms": round(percentile(ms, 50), 2),
+        "p95_ms": round(percentile(ms, 95), 2),
         "mean_ms": round(statistics.fmean(ms), 2) if ms else float("nan"),
         "max_ms": round(max(ms), 2) if ms else float("nan"),
     }
