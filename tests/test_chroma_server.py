@@ -7,15 +7,12 @@ at teardown. The lexical index stays a local SQLite file in the data directory, 
 from __future__ import annotations
 
 import datetime as dt
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from loopback import free_port, loopback_server
 
 from bot.corpus.document import Document
 from bot.errors import StoreUnavailable
@@ -28,10 +25,12 @@ CHROMA = Path(sys.executable).parent / "chroma"
 STARTUP_TIMEOUT_S = 60
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def chroma_run(path: Path, port: int) -> list[str]:
+    return [str(CHROMA), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
+
+
+def heartbeat(port: int) -> str:
+    return f"http://127.0.0.1:{port}/api/v2/heartbeat"
 
 
 @pytest.fixture(scope="module")
@@ -40,36 +39,10 @@ def chroma_server(tmp_path_factory) -> Iterator[int]:
         pytest.skip(f"the chroma command is not installed next to {sys.executable}")
     port = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
-    log = (path / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(path / "data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"chroma run exited with {proc.returncode}: {(path / 'server.log').read_text()[-2000:]}"
-                )
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"chroma run did not answer within {STARTUP_TIMEOUT_S} s")
-            time.sleep(0.1)
+    with loopback_server(
+        chroma_run(path / "data", port), heartbeat(port), path / "server.log", name="chroma run", timeout_s=STARTUP_TIMEOUT_S
+    ):
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture
@@ -156,27 +129,12 @@ def test_no_server_is_store_unavailable(settings, embedder):
 def test_server_gone_after_opening_is_store_unavailable(settings, embedder, tmp_path):
     """A second, private server is stopped under an open store: searches and writes say so."""
     port = free_port()
-    proc = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(tmp_path / "srv"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "chroma run did not start"
-            time.sleep(0.1)
+    with loopback_server(
+        chroma_run(tmp_path / "srv", port), heartbeat(port), tmp_path / "srv.log", name="chroma run", timeout_s=STARTUP_TIMEOUT_S
+    ):
         s = settings.model_copy(update={"chroma_mode": "http", "chroma_port": port})
         store = CorpusStore(s, embedder, collection="gone")
         store.ingest(Document(id="n", title="Note", paragraphs=["Russian troops guard the Cobasna depot."]))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     try:
         with pytest.raises(StoreUnavailable, match="vector store failed the search"):
             store.search("Cobasna", k=1)

@@ -13,21 +13,17 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
 import pytest
 from fakes import answer
+from loopback import free_port, loopback_server
 from pydantic import BaseModel, Field, SecretStr
 
 from bot.app import App
@@ -272,9 +268,7 @@ def test_stalled_server_times_out(settings: Settings, stub: StubServer, provider
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_connection_refused_is_one_sentence(settings: Settings, provider: str) -> None:
-    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
-        s.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     with pytest.raises(LLMError) as err:
         build_llm(remote(settings, provider, url)).generate("s", "p", SCHEMA)
     assert err.value.message.startswith("could not connect to the LLM server at http://127.0.0.1:")
@@ -465,49 +459,21 @@ def test_llamacpp_fills_a_schema_and_reports_overflow_and_timeouts(llamacpp_llm)
     assert isinstance(llamacpp_llm.generate("Answer in JSON.", "Score Armenia.", Tiny), Tiny)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def llama_server(gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python -m llama_cpp.server`` on 127.0.0.1:<free port>, stopped at teardown."""
     pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is not installed")
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "smollm2",
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
            "--n_threads", "1", "--n_threads_batch", "1"]  # fmt: skip
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ | {"PYTHONUNBUFFERED": "1"}
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"llama_cpp.server exited with {proc.returncode}:\n{log_path.read_text()[-2000:]}"
-                )
-            try:
-                if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not start:\n{log_path.read_text()[-2000:]}")
-            time.sleep(0.25)
+    with loopback_server(
+        cmd, f"{url}/v1/models", log_path, name="llama_cpp.server", timeout_s=120,
+        env={"PYTHONUNBUFFERED": "1"}, poll_s=0.25,
+    ):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 @pytest.mark.slow
