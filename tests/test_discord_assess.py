@@ -16,7 +16,7 @@ import pytest
 
 from bot.core.models import VARIABLES, Assessment, Citation, Passage, VariableAssessment
 from bot.discord.replies import GENERIC
-from bot.discord.testing import make_bot, running, seed, shared_app, simultaneous
+from bot.discord.testing import guild_with_members, make_bot, running, seed, shared_app, simultaneous
 
 GUILD = 910_000_000_000_000_001
 QUESTION = "Will Russia send troops into Kazakhstan?"
@@ -30,10 +30,7 @@ def shared():
 
 
 def setup_world(env: Any, n_members: int = 1):
-    guild = env.create_guild(id=GUILD)
-    channel = guild.create_text_channel("analysis")
-    members = [guild.add_member(env.create_user(f"analyst{i}")) for i in range(n_members)]
-    return guild, channel, members
+    return guild_with_members(env, GUILD, [f"analyst{i}" for i in range(n_members)], channel="analysis")
 
 
 def requests_since(env: Any, start: int) -> list[Any]:

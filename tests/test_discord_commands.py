@@ -8,7 +8,6 @@ import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import discord
 import pytest
@@ -18,7 +17,7 @@ from typer.testing import CliRunner
 
 from bot.discord import cli as discord_cli
 from bot.discord.bot import AnalystBot
-from bot.discord.testing import make_bot, running, seed, shared_app
+from bot.discord.testing import guild_with_members, make_bot, running, seed, shared_app
 from bot.history import HistoryStore
 
 GUILD = 910_000_000_000_000_001
@@ -31,16 +30,10 @@ def shared():
     return s
 
 
-def world(env: Any):
-    guild = env.create_guild(id=GUILD)
-    channel = guild.create_text_channel("general")
-    return guild, channel, guild.add_member(env.create_user("alice"))
-
-
 async def test_sources_pages_dated_passages_without_an_llm(shared) -> None:
     bot = make_bot(shared)
     async with running(bot) as env:
-        _, channel, alice = world(env)
+        _, channel, (alice,) = guild_with_members(env, GUILD)
         start = len(env.http_requests)
         result = await alice.slash(channel, "sources", query="CSTO peacekeepers Kazakhstan Tokayev", k=10)
         assert env.http_requests[start].json == {"type": 5}
@@ -66,7 +59,7 @@ async def test_sources_pages_dated_passages_without_an_llm(shared) -> None:
 async def test_pages_turn_only_for_the_person_who_asked(shared) -> None:
     bot = make_bot(shared)
     async with running(bot) as env:
-        guild, channel, alice = world(env)
+        guild, channel, (alice,) = guild_with_members(env, GUILD)
         bob = guild.add_member(env.create_user("bob"))
         result = await alice.slash(channel, "sources", query="sanctions after Crimea", k=8)
         refused = await bob.click(result.response.message, label="Next")
@@ -80,7 +73,7 @@ async def test_pages_turn_only_for_the_person_who_asked(shared) -> None:
 async def test_history_lists_recent_assessments_with_a_chart(shared) -> None:
     bot = make_bot(shared)
     async with running(bot) as env:
-        _, channel, alice = world(env)
+        _, channel, (alice,) = guild_with_members(env, GUILD)
         empty = await alice.slash(channel, "history")
         assert empty.response.embeds[0].description == "No assessment yet in this server; ask with /assess."
         await alice.slash(

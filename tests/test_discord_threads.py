@@ -13,7 +13,7 @@ import pytest
 
 from bot.discord.cogs.mentions import focus_of, follow_up_question
 from bot.discord.replies import GENERIC
-from bot.discord.testing import make_bot, running, seed, shared_app
+from bot.discord.testing import guild_with_members, make_bot, running, seed, shared_app
 
 GUILD = 910_000_000_000_000_001
 NO_PRIVILEGED = discord.Intents.default()  # message_content, members and presences all off
@@ -27,13 +27,6 @@ def shared():
     return s
 
 
-def world(env: Any):
-    guild = env.create_guild(id=GUILD)
-    channel = guild.create_text_channel("general")
-    alice = guild.add_member(env.create_user("alice"))
-    return guild, channel, alice
-
-
 def bot_messages(channel: Any, bot: Any) -> list[discord.Message]:
     return [m for m in channel.history() if m.author.id == bot.user.id]
 
@@ -41,7 +34,7 @@ def bot_messages(channel: Any, bot: Any) -> list[discord.Message]:
 async def test_a_mention_is_answered_in_a_new_thread_and_a_follow_up_keeps_its_context(shared) -> None:
     bot = make_bot(shared)
     async with running(bot, approved_intents=NO_PRIVILEGED) as env:
-        _, channel, alice = world(env)
+        _, channel, (alice,) = guild_with_members(env, GUILD)
         await alice.send(channel, f"{bot.user.mention} Will Russia send troops into Kazakhstan?")
         (thread,) = channel.threads
         assert thread.name.startswith("Kazakhstan: Will Russia send troops")
@@ -78,7 +71,7 @@ async def test_a_mention_is_answered_in_a_new_thread_and_a_follow_up_keeps_its_c
 async def test_a_mention_that_is_not_a_question_gets_a_one_line_reply_and_no_thread(shared) -> None:
     bot = make_bot(shared)
     async with running(bot, approved_intents=NO_PRIVILEGED) as env:
-        _, channel, alice = world(env)
+        _, channel, (alice,) = guild_with_members(env, GUILD)
         await alice.send(channel, f"{bot.user.mention} hello there")
         assert channel.threads == []
         reply = channel.last_message
@@ -91,7 +84,7 @@ async def test_a_mention_that_is_not_a_question_gets_a_one_line_reply_and_no_thr
 async def test_mention_answers_respect_the_cooldown(shared) -> None:
     bot = make_bot(shared, assess_cooldown_s=60)
     async with running(bot, approved_intents=NO_PRIVILEGED) as env:
-        _, channel, alice = world(env)
+        _, channel, (alice,) = guild_with_members(env, GUILD)
         await alice.send(channel, f"{bot.user.mention} Will Russia send troops into Belarus?")
         await alice.send(channel, f"{bot.user.mention} Will Russia send troops into Moldova?")
         assert len(channel.threads) == 1
@@ -112,7 +105,7 @@ async def test_a_failed_mention_answer_turns_the_thinking_message_into_one_sente
     bot = make_bot(shared)
     bot.app = Broken(shared.app)  # type: ignore[assignment]
     async with running(bot, approved_intents=NO_PRIVILEGED) as env:
-        _, channel, alice = world(env)
+        _, channel, (alice,) = guild_with_members(env, GUILD)
         await alice.send(channel, f"{bot.user.mention} Will Russia send troops into Kazakhstan?")
         (thread,) = channel.threads
         (status,) = bot_messages(thread, bot)

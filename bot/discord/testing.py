@@ -99,6 +99,15 @@ async def running(bot: AnalystBot, *, sync: bool = True, **options: Any) -> Asyn
         await bot.close_resources()
 
 
+def guild_with_members(
+    env: Any, guild_id: int, names: list[str] | tuple[str, ...] = ("alice",), *, channel: str = "general"
+) -> tuple[Any, Any, list[Any]]:
+    """A simcord guild with one text channel and a member per name: (guild, channel, members)."""
+    guild = env.create_guild(id=guild_id)
+    text_channel = guild.create_text_channel(channel)
+    return guild, text_channel, [guild.add_member(env.create_user(name)) for name in names]
+
+
 @contextlib.contextmanager
 def simultaneous(env: Any) -> Iterator[None]:
     """Inside this block actor verbs (``slash``, ``click``, ``send``) dispatch their event without
