@@ -56,8 +56,7 @@ def ingest(
     from bot.ingest import expand, ingest_items, summarise
 
     settings = _settings()
-    if _date(date) is None and date:
-        raise typer.BadParameter("bad --date")
+    _date(date)  # a malformed --date is a usage error before anything loads
     meta = {k: v for k, v in {"date": date, "title": title, "source": source, "url": url, "tags": tags}.items() if v}
     if (title or url) and len(expand(items)) > 1:
         raise UserError("--title and --url apply to a single document; give one file or URL.")

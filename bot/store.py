@@ -32,7 +32,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -471,7 +471,7 @@ class CorpusStore:
             self.lexical.close()
 
     # -- writing ------------------------------------------------------------------------------
-    def ingest(self, doc: Document, *, on_stage: Callable[[str], None] | None = None) -> IngestOutcome:
+    def ingest(self, doc: Document) -> IngestOutcome:
         name = doc.origin or doc.id
         content_hash = doc.content_hash
         current = self.lexical.document(self.name, doc.id)
@@ -489,8 +489,6 @@ class CorpusStore:
         if not chunks:
             raise BadInput(f"{name}: nothing to index after chunking")
         version = content_hash[:12]
-        if on_stage:
-            on_stage("embedding")
         vectors = self.embedder.embed([c.text for c in chunks])
         base = {
             "doc_id": doc.id,

@@ -136,10 +136,6 @@ class Assessor:
             )
         return self._system
 
-    @property
-    def engine_label(self) -> str:
-        return f"llm:{self.llm.model_name}" if self.llm else self.indicators.name
-
     def assess(
         self,
         question: str,
