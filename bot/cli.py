@@ -31,7 +31,7 @@ def _settings() -> Settings:
     try:
         return Settings()
     except Exception as exc:  # pydantic ValidationError: show which setting is wrong, in one line
-        raise UserError(f"Invalid configuration: {str(exc).splitlines()[0:3]}") from exc
+        raise UserError("Invalid configuration: " + "; ".join(str(exc).splitlines()[:3])) from exc
 
 
 def _app(settings: Settings, **kw):
