@@ -1,6 +1,7 @@
 """Wiring: build the shared resources once from settings and hand them to the CLI or the bot.
 
-``App`` owns the embedder, the chroma client, the lexical index, the prompts and the assessor.
+``App`` owns the embedder, the store backend (chroma client, registry + lexical index, writer lock),
+the prompts and the assessor.
 Stores are per collection (the bot gives each Discord guild its own); ``retriever_for`` adapts a
 store to the core's :class:`~bot.core.ports.Retriever`.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,7 @@ from bot.core.pipeline import Assessor
 from bot.core.prompts import Prompts, load_prompts
 from bot.core.scoring import ScoringParams
 from bot.embeddings import MiniLMEmbedder, shared_embedder
-from bot.store import CorpusStore, LexicalIndex, SearchFilter, open_chroma_client
+from bot.store import Backend, CorpusStore, SearchFilter
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +59,11 @@ def load_scoring_params(settings: Settings) -> ScoringParams:
 
 
 class App:
-    def __init__(self, settings: Settings, *, llm: Any = None, build_llm: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, llm: Any = None, build_llm: bool = True, notify: Callable[[str], None] | None = None
+    ) -> None:
         self.settings = settings
+        self.notify = notify  # told when a write waits for another process (default: a log warning)
         self.prompts: Prompts = load_prompts(settings.prompts_dir)  # validated at start
         self.embedder: MiniLMEmbedder = shared_embedder(settings.embedding_model_path, settings.embedding_threads)
         if llm is None and build_llm and settings.llm_provider != "none":
@@ -75,8 +80,7 @@ class App:
             n_passages=settings.assessment_passages,
             max_question_chars=settings.max_question_chars,
         )
-        self._client: Any = None
-        self._lexical: LexicalIndex | None = None
+        self._backend: Backend | None = None
         self._stores: dict[str, CorpusStore] = {}
         self._lock = threading.Lock()
 
@@ -84,13 +88,9 @@ class App:
         name = collection or self.settings.collection
         with self._lock:
             if name not in self._stores:
-                if self._client is None:
-                    self._client = open_chroma_client(self.settings)
-                if self._lexical is None:
-                    self._lexical = LexicalIndex(self.settings.lexical_path)
-                self._stores[name] = CorpusStore(
-                    self.settings, self.embedder, collection=name, client=self._client, lexical=self._lexical
-                )
+                if self._backend is None:
+                    self._backend = Backend(self.settings, notify=self.notify)
+                self._stores[name] = CorpusStore(self.settings, self.embedder, collection=name, backend=self._backend)
             return self._stores[name]
 
     def retriever(self, collection: str | None = None) -> StoreRetriever:
@@ -106,9 +106,9 @@ class App:
             for s in self._stores.values():
                 s.close()
             self._stores.clear()
-            if self._lexical is not None:
-                self._lexical.close()
-                self._lexical = None
+            if self._backend is not None:
+                self._backend.close()
+                self._backend = None
         close_llm = getattr(self.llm, "close", None)
         if close_llm is not None:
             close_llm()

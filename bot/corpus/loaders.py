@@ -119,6 +119,7 @@ def document_from_text(text: str, *, origin: str, default_id: str, meta: dict | 
         tags=_tags(meta.get("tags")),
         origin=origin,
         warnings=warnings,
+        explicit_id=bool(meta.get("id")),
     )
 
 
