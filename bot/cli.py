@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Scored, cited assessments of Russian intervention questions.")
-corpus_app = typer.Typer(no_args_is_help=True, help="List or delete indexed documents.")
+corpus_app = typer.Typer(no_args_is_help=True, help="List, delete or check indexed documents.")
 app.add_typer(corpus_app, name="corpus")
 
 
@@ -37,7 +37,14 @@ def _settings() -> Settings:
 def _app(settings: Settings, **kw):
     from bot.app import App
 
+    kw.setdefault("notify", lambda msg: _console(True).print(f"[yellow]{_escape(msg)}[/]"))
     return App(settings, **kw)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
 
 
 @app.command()
@@ -183,6 +190,51 @@ def corpus_delete(doc_id: str, collection: Annotated[str | None, typer.Option()]
     if not found:
         raise UserError(f"No document with id '{doc_id}' (see `analyst corpus list`).")
     _console().print(f"deleted {doc_id}")
+
+
+@corpus_app.command("check")
+def corpus_check(
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Re-embed missing vectors, delete stale and orphan ones, rebuild the full-text index.")
+    ] = False,
+    collection: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Compare every document's chunks across the registry, the lexical index and the vectors."""
+    settings = _settings()
+    core = _app(settings, build_llm=False)
+    try:
+        report = core.store(collection).check(repair=repair)
+    finally:
+        core.close()
+    out = _console()
+    out.print(
+        f"{report.documents} documents, {report.chunks} chunks in the lexical index, {report.vectors} vectors "
+        f"(collection {_escape(report.collection)})"
+    )
+    problems = [
+        (f"{sum(map(len, report.missing.values()))} chunk(s) of {len(report.missing)} document(s) have no vector", report.missing),
+        (f"{len(report.stale)} stale vector(s) (an old version of a document)", report.stale),
+        (f"{len(report.orphans)} orphan vector(s) (no such document)", report.orphans),
+        (f"{len(report.miscounted)} document(s) whose lexical rows do not match the registry", report.miscounted),
+    ]
+    for text, what in problems:
+        if what:
+            out.print(f"[red]problem[/] {text}")
+    if not report.fts_ok:
+        out.print("[red]problem[/] the full-text index does not match its table")
+    for doc_id, (registered, rows) in list(report.miscounted.items())[:10]:
+        out.print(f"         {_escape(doc_id)}: {registered} registered, {rows} lexical rows: re-ingest it")
+    if report.ok:
+        out.print("[green]ok[/]: every document's chunks are in all three")
+        return
+    if repair:
+        done = ", ".join(f"{v} {k}" for k, v in report.repaired.items()) or "nothing repairable"
+        out.print(f"repaired: {done}")
+        if report.miscounted:
+            raise typer.Exit(1)
+        return
+    out.print("run `analyst corpus check --repair` to fix it")
+    raise typer.Exit(1)
 
 
 def _console(stderr: bool = False):

@@ -37,6 +37,7 @@ import datetime as dt
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -61,6 +62,10 @@ if TYPE_CHECKING:
 
 # --------------------------------------------------------------------------------------------
 # what the collections of one data directory share in a process
+
+# A reader reopens chroma at most this often for another process's writes (reloading the vector index
+# costs ~0.3 s per few thousand chunks); a search that fails on a stale client reopens at once.
+READER_REFRESH_S = 2.0
 
 
 class _ReadWrite:
@@ -122,13 +127,21 @@ class Backend:
         self.seen = self.registry.generation()
         self.rw = _ReadWrite()
         self._mutex = threading.RLock()
+        self._opened_at = time.monotonic()
 
-    def sync(self, *, force: bool = False) -> None:
-        """Reopen the chroma client when another process has written since this one last looked."""
+    def sync(self, *, force: bool = False, reader: bool = False) -> None:
+        """Reopen the chroma client when another process has written since this one last looked.
+
+        A writer always does (its in-memory vector index must hold every earlier write before it adds
+        to it and writes it back); a ``reader`` at most every ``READER_REFRESH_S``.
+        """
         if not self.embedded:
             return
-        if not force and self.registry.generation() == self.seen:
-            return
+        if not force:
+            if self.registry.generation() == self.seen:
+                return
+            if reader and time.monotonic() - self._opened_at < READER_REFRESH_S:
+                return
         with self._mutex, self.rw.exclusive():
             current = self.registry.generation()
             if not force and current == self.seen:
@@ -136,6 +149,7 @@ class Backend:
             self.client = open_chroma_client(self.settings, fresh=True)
             self.epoch += 1
             self.seen = current
+            self._opened_at = time.monotonic()
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
@@ -239,7 +253,7 @@ class CorpusStore:
 
     def _current(self) -> None:
         """Reopen chroma if another process wrote (embedded mode), and point at the current client."""
-        self.backend.sync()
+        self.backend.sync(reader=True)
         if self._epoch != self.backend.epoch:
             self.vectors.reopen(self.backend.client)
             self._epoch = self.backend.epoch

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from bot.errors import StoreUnavailable
 log = logging.getLogger(__name__)
 
 LOCK_FILE = "write.lock"
+NOTIFY_EVERY_S = 60.0  # a writer that keeps meeting another one says so at most this often
 
 
 class StoreBusy(StoreUnavailable):
@@ -41,6 +43,7 @@ class WriterLock:
         self._threads = threading.RLock()  # threads of this process queue here, silently
         self._file = FileLock(str(self.path), thread_local=False)
         self._depth = 0
+        self._told_at: float | None = None
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
@@ -61,7 +64,10 @@ class WriterLock:
             return
         except Timeout:
             pass
-        self.notify(f"another analyst process is writing to {self.data_dir}; waiting (up to {self.timeout_s:g} s)…")
+        now = time.monotonic()
+        if self._told_at is None or now - self._told_at >= NOTIFY_EVERY_S:
+            self._told_at = now
+            self.notify(f"another analyst process is writing to {self.data_dir}; waiting (up to {self.timeout_s:g} s)…")
         try:
             self._file.acquire(timeout=self.timeout_s)
         except Timeout as exc:

@@ -11,6 +11,7 @@ a :class:`StoreUnavailable` with a message for the user.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -67,10 +68,8 @@ def _forget_cached_system(settings: Settings) -> None:
     key = str(settings.chroma_path)
     system = cache.pop(key, None)
     if system is not None:
-        try:
+        with contextlib.suppress(Exception):  # a stale system that fails to stop is dropped anyway
             system.stop()
-        except Exception:  # noqa: BLE001 - a stale system that fails to stop is dropped anyway
-            pass
 
 
 def chroma_where(flt: SearchFilter) -> dict[str, Any] | None:
