@@ -11,7 +11,7 @@ import pytest
 
 from bot.corpus.chunking import chunk_document
 from bot.corpus.cleaning import clean_blocks, split_blocks
-from bot.corpus.document import Document
+from bot.corpus.document import Document, slugify, url_id
 from bot.corpus.loaders import load_file
 from bot.embeddings import MAX_TOKENS
 from bot.errors import BadInput
@@ -448,3 +448,54 @@ def test_knowledge_folder_loads_cleanly(knowledge_dir):
     for d in docs:
         assert d.title and d.date is not None and d.paragraphs, d.origin
         assert not d.warnings, (d.origin, d.warnings)
+
+
+# --------------------------------------------------------------------------------------------
+# document ids from names and URLs
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("kazakhstan-2022-csto-deployment", "kazakhstan-2022-csto-deployment"),
+        ("Kazakhstan 2022_CSTO", "kazakhstan-2022-csto"),
+        ("report (1)", "report-1"),
+        ("Отчёт о визите", "отчёт-о-визите"),  # Cyrillic stays readable
+        ("Доклад", "доклад"),
+        ("Справка", "справка"),
+        ("Ελληνικά νέα", "ελληνικά-νέα"),
+        ("naïve café", "naïve-café"),
+        ("ｆｕｌｌｗｉｄｔｈ", "fullwidth"),  # NFKC
+        ("हिन्दी समाचार", "हिन्दी-समाचार"),  # combining marks kept with their letters
+        ("--a--b--", "a-b"),
+    ],
+)
+def test_slugify_keeps_names_readable_in_any_script(name, expected):
+    assert slugify(name, 80) == expected
+
+
+def test_names_without_letters_get_distinct_hashed_ids():
+    ids = {slugify(n, 80) for n in ("???", "!!!", "★", "—")}
+    assert len(ids) == 4 and all(re.fullmatch(r"doc-[0-9a-f]{8}", i) for i in ids)
+    assert slugify("???", 80) == slugify("???", 80)  # stable
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("https://example.org/news?id=1", "https://example.org/news?id=2", False),
+        ("https://example.org/news?id=1", "https://example.org/news", False),
+        ("https://example.org/news#top", "https://example.org/news", True),  # a fragment is the same page
+        ("https://example.org/a/b", "https://example.org/a-b", True),  # same slug: the store tells them apart
+        ("https://example.org/" + "x" * 100 + "1", "https://example.org/" + "x" * 100 + "2", False),
+    ],
+)
+def test_url_ids(a, b, same):
+    assert (url_id(a) == url_id(b)) is same
+    assert len(url_id(a)) <= 80
+
+
+def test_front_matter_id_is_explicit(tmp_path, write_doc):
+    given = load_file(write_doc(tmp_path, "a.md", "Text body here.", id="chosen", title="A", date="2020-01-01"), max_bytes=10_000)
+    derived = load_file(write_doc(tmp_path, "b.md", "Text body here too.", title="B", date="2020-01-01"), max_bytes=10_000)
+    assert (given.id, given.explicit_id) == ("chosen", True)
+    assert (derived.id, derived.explicit_id) == ("b", False)

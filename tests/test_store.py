@@ -10,15 +10,16 @@ import copy
 import datetime as dt
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bot.corpus.document import Document
 from bot.corpus.loaders import load_file
-from bot.embeddings import MAX_TOKENS, MiniLMEmbedder
+from bot.embeddings import MAX_TOKENS, MiniLMEmbedder, shared_embedder
 from bot.errors import EmbeddingMismatch, StoreUnavailable
-from bot.ingest import ingest_items, summarise
+from bot.ingest import expand, ingest_items, summarise
 from bot.store import CorpusStore, LexicalIndex, SearchFilter
 from bot.store import registry as registry_module
 from bot.store import vectors as vectors_module
@@ -767,3 +768,166 @@ def test_common_words_are_pruned_from_bm25_in_a_large_index(wide, monkeypatch):
     assert lex.query_terms("two words") == ["two", "words"]  # two or fewer: nothing to prune
     hits = store.lexical_search("garrisons depot Tiraspol", 10)
     assert len(hits) == 6 and all("Tiraspol" in store._fetch([c])[c][1] for c, _ in hits)
+
+
+# --------------------------------------------------------------------------------------------
+# consistency check and repair
+
+
+def test_check_finds_and_repairs_missing_stale_and_orphan_vectors(store, embedder):
+    store.ingest(doc("keep", "Russian troops guard the Cobasna depot in Transnistria.", date=dt.date(2024, 2, 1)))
+    store.ingest(
+        doc(
+            "hurt",
+            "The 201st base in Dushanbe is Russia's largest abroad.",
+            "Its units patrolled the Afghan border in 2021.",
+            date=dt.date(2021, 8, 1),
+            source="Desk",
+            tags=["tajikistan"],
+        )
+    )
+    assert store.check().ok
+    hurt_ids = lexical_rows(store, "hurt")
+    lost = hurt_ids[0]
+    before = chroma_rows(store, "hurt")[lost]
+    store._collection.delete(ids=[lost])  # a vector lost (as two writers used to lose them)
+    vec = embedder.embed(["orphan text"])
+    store._collection.upsert(  # an orphan: no such document
+        ids=["ghost:000000000000:0000"], embeddings=vec, documents=["orphan text"],
+        metadatas=[{"doc_id": "ghost", "version": "000000000000", "date_ord": 0}],
+    )
+    store._collection.upsert(  # a stale version of a registered document (a crash before its delete)
+        ids=["keep:ffffffffffff:0000"], embeddings=vec, documents=["old text"],
+        metadatas=[{"doc_id": "keep", "version": "ffffffffffff", "date_ord": 0}],
+    )
+    report = store.check()
+    assert not report.ok
+    assert report.missing == {"hurt": [lost]}
+    assert report.orphans == ["ghost:000000000000:0000"] and report.stale == ["keep:ffffffffffff:0000"]
+    assert (report.documents, report.chunks, report.vectors) == (2, 1 + len(hurt_ids), 1 + len(hurt_ids) + 1)
+
+    fixed = store.check(repair=True)
+    assert fixed.repaired == {"missing": 1, "stale": 1, "orphans": 1}
+    assert store.check().ok and store.vector_count() == store.count()
+    after = chroma_rows(store, "hurt")[lost]
+    assert after == before  # the same metadata, rebuilt from the registry alone
+    assert any(p.id == lost for p in store.search("201st base in Dushanbe", k=3, mode="vector"))
+
+
+def test_check_notices_a_damaged_full_text_index(store):
+    store.ingest(doc("a", "Russian troops guard the Cobasna depot in Transnistria."))
+    store.lexical._db.execute("INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', 1, 'Cobasna')")
+    report = store.check()
+    assert not report.fts_ok and not report.ok
+    assert store.check(repair=True).repaired == {"fts": 1}
+    assert store.check().ok and store.search("Cobasna", k=1, mode="lexical")
+
+
+def test_corpus_check_command(settings, monkeypatch, tmp_path, write_doc):
+    from typer.testing import CliRunner
+
+    from bot.cli import app as cli_app
+
+    monkeypatch.setenv("ANALYST_DATA_DIR", str(settings.data_dir))
+    path = write_doc(tmp_path / "in", "note.md", "Russian troops guard the Cobasna depot.", title="Cobasna", date="2024-02-01")
+    runner = CliRunner()
+    assert runner.invoke(cli_app, ["ingest", str(path)]).exit_code == 0
+    ok = runner.invoke(cli_app, ["corpus", "check"])
+    assert ok.exit_code == 0 and "ok" in ok.output and "1 documents" in ok.output
+    store = CorpusStore(settings, shared_embedder())
+    try:
+        store._collection.delete(where={"doc_id": "note"})
+    finally:
+        store.close()
+    bad = runner.invoke(cli_app, ["corpus", "check"])
+    assert bad.exit_code == 1 and "have no vector" in bad.output and "--repair" in bad.output
+    fixed = runner.invoke(cli_app, ["corpus", "check", "--repair"])
+    assert fixed.exit_code == 0 and "repaired: 1 missing" in fixed.output
+    assert runner.invoke(cli_app, ["corpus", "check"]).exit_code == 0
+
+
+# --------------------------------------------------------------------------------------------
+# a document id never silently replaces another document
+
+ARTICLES = {
+    "Отчёт.md": "Russian troops guard the Cobasna depot in Transnistria.",
+    "Доклад.md": "The 201st base in Dushanbe is Russia's largest abroad.",
+    "Справка.md": "Peacekeepers deployed to Nagorno-Karabakh in November 2020.",
+    "report (1).md": "The CSTO sent a contingent to Almaty in January 2022.",
+    "report-1.md": "Armenia asked the CSTO for help in September 2022.",
+    "a/notes.md": "Belarus hosted joint exercises in February 2022.",
+    "b/notes.md": "Georgia's South Ossetia war began in August 2008.",
+}
+
+
+def _write_articles(folder):
+    for name, body in ARTICLES.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"---\ntitle: {path.stem}\ndate: 2022-01-01\n---\n{body}\n", encoding="utf-8")
+
+
+def test_files_whose_names_slug_alike_stay_separate_documents(tmp_path, store, settings):
+    folder = tmp_path / "in"
+    _write_articles(folder)
+    paths = expand([str(folder)])
+    first = ingest_items(store, [str(folder)], settings)
+    assert summarise(first) == {"added": 7, "updated": 0, "skipped": 0, "failed": 0}
+    ids = {str(Path(p).relative_to(folder)): o.doc_id for p, o in zip(paths, first, strict=True)}
+    assert len(set(ids.values())) == 7
+    assert (ids["Отчёт.md"], ids["Доклад.md"], ids["Справка.md"]) == ("отчёт", "доклад", "справка")
+    renamed = [o for o in first if o.doc_id not in {"отчёт", "доклад", "справка", "report-1", "notes"}]
+    assert len(renamed) == 2  # one of each colliding pair, with a warning that says so
+    for o in renamed:
+        assert re.fullmatch(r"(report-1|notes)-[0-9a-f]{6}", o.doc_id)
+        assert any("belongs to another document; indexed as" in w for w in o.warnings)
+    for name, body in ARTICLES.items():  # each text is still there, under its own id
+        [hit] = store.search(body, k=1, mode="vector")
+        assert (hit.text, hit.doc_id) == (body, ids[name])
+    # stable: the same files again are all unchanged, under the same ids
+    again = ingest_items(store, [str(folder)], settings)
+    assert [o.reason for o in again] == ["unchanged"] * 7
+    assert [o.doc_id for o in again] == [o.doc_id for o in first]
+    # a change to the renamed one updates it, and only it
+    (folder / "report-1.md").write_text("---\ntitle: r\ndate: 2022-01-02\n---\nChanged text.\n", encoding="utf-8")
+    [o] = ingest_items(store, [str(folder / "report-1.md")], settings)
+    assert o.status == "updated" and o.doc_id == ids["report-1.md"]
+    assert len(store.documents()) == 7 and store.check().ok
+
+
+def test_a_relative_and_an_absolute_path_are_the_same_source(tmp_path, store, settings, monkeypatch):
+    tmp_path = tmp_path / "in"
+    _write_articles(tmp_path)
+    [a] = ingest_items(store, [str(tmp_path / "report-1.md")], settings)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "report-1.md").write_text("---\ntitle: r\ndate: 2022-01-02\n---\nChanged.\n", encoding="utf-8")
+    [b] = ingest_items(store, ["report-1.md"], settings)
+    assert (a.status, b.status, a.doc_id, b.doc_id) == ("added", "updated", "report-1", "report-1")
+
+
+def test_an_explicit_id_taken_by_another_source_is_refused(tmp_path, store, settings, write_doc):
+    one = write_doc(tmp_path / "x", "one.md", "First text about Gyumri.", id="gyumri", title="One", date="2021-01-01")
+    two = write_doc(tmp_path / "y", "two.md", "Second text about Gyumri.", id="gyumri", title="Two", date="2021-01-01")
+    outcomes = ingest_items(store, [str(one), str(two)], settings)
+    assert [o.status for o in outcomes] == ["added", "failed"]
+    assert "id 'gyumri' already belongs to another document" in outcomes[1].reason
+    assert [p.text for p in store.search("Gyumri", k=5)] == ["First text about Gyumri."]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same_doc"),
+    [
+        ("https://example.org/news?id=1", "https://example.org/news?id=2", False),
+        ("https://example.org/a/b", "https://example.org/a-b", False),  # same slug, other page
+        ("https://example.org/news", "https://example.org/news", True),
+        ("upload:report.md", "upload:report.md", True),  # a changed upload replaces its old version
+        ("upload:report.md", "/tmp/report.md", False),
+    ],
+)
+def test_sources_mapping_to_one_id(store, first, second, same_doc):
+    a = store.ingest(doc("same-id", "First version of the text.", origin=first))
+    b = store.ingest(doc("same-id", "Second, other text.", origin=second))
+    assert a.status == "added"
+    assert b.status == ("updated" if same_doc else "added")
+    assert (a.doc_id == b.doc_id) is same_doc
+    assert len(store.documents()) == (1 if same_doc else 2)

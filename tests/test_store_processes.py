@@ -86,7 +86,7 @@ def _store(data_dir: Path, embedder) -> CorpusStore:
 
 def test_two_writer_processes_lose_no_vector(data_dir, embedder):
     a, b = worker("write", data_dir, "alpha", 24), worker("write", data_dir, "beta", 24)
-    (ra, _), (rb, err_b) = finish(a), finish(b)
+    (ra, _), (rb, _) = finish(a), finish(b)
     assert ra["counts"] == rb["counts"] == {"added": 24}
     store = _store(data_dir, embedder)
     try:
