@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # --- retrieval -----------------------------------------------------------------------
     k: int = Field(8, ge=1, le=50)
     candidates: int = Field(40, ge=5, le=500)
+    fusion: Literal["score", "rrf"] = "score"  # how hybrid search fuses its two sides
+    vector_weight: float = Field(0.55, ge=0, le=1)  # score fusion: the vector side's share
     rrf_k: int = Field(60, ge=1)
     dedup_similarity: float = Field(0.92, gt=0, le=1)
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from bot.config import REPO_ROOT, Settings
+from bot.config import Settings
 from bot.errors import ConfigError, UserError
 
 
@@ -133,9 +133,12 @@ def eval_cases(
 
 
 def eval_retrieval(
-    questions: Annotated[Path, typer.Argument(help="Questions YAML: [{question, relevant: [file names]}].")],
+    questions: Annotated[
+        Path, typer.Argument(help="Questions YAML: [{question, relevant: [file names], kind, as_of}], or {corpus, questions}.")
+    ],
     corpus: Annotated[
-        list[Path] | None, typer.Option("--corpus", help="Folder or file to index (repeatable; default knowledge/).")
+        list[Path] | None,
+        typer.Option("--corpus", help="Folder or file to index (repeatable; default: the set's corpus: key, else knowledge/)."),
     ] = None,
     k: Annotated[int, typer.Option(min=1, max=50, help="How many passages count as retrieved.")] = 5,
     out: Annotated[Path, typer.Option(help="Folder for the JSON report.")] = Path("reports"),
@@ -146,13 +149,12 @@ def eval_retrieval(
     from bot.evaluation.runner import RetrievalReport, run_retrieval
 
     settings = _settings()
-    dirs = list(corpus) if corpus else [REPO_ROOT / "knowledge"]
-    for d in dirs:
+    for d in corpus or []:
         if not d.exists():
             raise UserError(f"{d}: no such file or folder")
     old = _load_baseline(baseline, RetrievalReport)
     with _progress() as update:
-        report = run_retrieval(questions, dirs, settings, k=k, progress=update)
+        report = run_retrieval(questions, corpus, settings, k=k, progress=update)
     out_json = out / f"retrieval-{questions.stem}.json"
     _write_json(out_json, report.model_dump_json(indent=2))
     _console().print(retrieval_table(report))

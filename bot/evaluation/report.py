@@ -215,6 +215,21 @@ def retrieval_table(report: RetrievalReport) -> Group:
         t.add_row(Text(mode, style=style), pct(m.recall_at_k, 1), pct(m.hit_rate_at_k, 1), num(m.mrr), ms(m.latency_p50_ms))
     misses = [q for q in report.questions if not q.modes["hybrid"].hit]
     parts: list = [t]
+    if report.by_kind:
+        kt = Table(title=f"by question kind (recall@{report.k} / MRR)")
+        kt.add_column("kind")
+        kt.add_column("n", justify="right")
+        modes = list(report.summary)
+        for mode in modes:
+            kt.add_column(mode, justify="right")
+        for kind, per_mode in report.by_kind.items():
+            best_kind = max(m.mrr for m in per_mode.values())
+            cells = [
+                Text(f"{pct(m.recall_at_k, 1)} / {num(m.mrr)}", style="bold" if m.mrr == best_kind else "")
+                for m in (per_mode[mode] for mode in modes)
+            ]
+            kt.add_row(kind, str(next(iter(per_mode.values())).n), *cells)
+        parts.append(kt)
     if misses:
         mt = Table(title=f"questions hybrid search missed in the top {report.k}")
         mt.add_column("question")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, computed_field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
 from bot.config import REPO_ROOT, Settings
 from bot.core.models import VARIABLES, Assessment, Passage
@@ -438,8 +438,21 @@ def write_params(path: Path, report: EvalReport) -> None:
 # --- retrieval evaluation ----------------------------------------------------------------------
 
 class RetrievalQuestion(BaseModel):
-    question: str
+    """One question of a retrieval set. Keys the harness does not use (notes, ids) are ignored."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    question: str = Field(validation_alias=AliasChoices("question", "query"))
     relevant: list[str] = Field(min_length=1)
+    kind: str = "other"  # keyword | paraphrase | variable | anything else the set uses
+    as_of: dt.date | None = None  # only passages dated on or before it may be retrieved
+
+
+class QuestionSet(BaseModel):
+    """A retrieval set: its questions and, optionally, the corpus it was written over."""
+
+    questions: list[RetrievalQuestion]
+    corpus: list[Path] = []  # from the file's ``corpus:`` key, relative to the file
 
 
 class ModeResult(BaseModel):
@@ -453,6 +466,8 @@ class ModeResult(BaseModel):
 class QuestionResult(BaseModel):
     question: str
     relevant: list[str]
+    kind: str = "other"
+    as_of: dt.date | None = None
     modes: dict[str, ModeResult]
 
 
@@ -461,6 +476,7 @@ class ModeSummary(BaseModel):
     hit_rate_at_k: float
     mrr: float
     latency_p50_ms: float
+    n: int = 0
 
 
 class RetrievalReport(BaseModel):
@@ -472,19 +488,35 @@ class RetrievalReport(BaseModel):
     documents_indexed: int
     questions: list[QuestionResult]
     summary: dict[str, ModeSummary]
+    by_kind: dict[str, dict[str, ModeSummary]] = {}  # question kind -> mode -> summary
 
 
-def load_questions(path: Path) -> list[RetrievalQuestion]:
+def load_question_set(path: Path) -> QuestionSet:
+    """A question file: a list of questions, or a mapping with ``questions:`` and ``corpus:`` (a folder
+    or file, or a list of them, relative to the question file)."""
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"{path}: no such question file")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(raw, list) or not raw:
-        raise BadInput(f"{path}: expected a non-empty list of questions")
     try:
-        return [RetrievalQuestion.model_validate(q) for q in raw]
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+    corpus: list[Path] = []
+    if isinstance(raw, dict):
+        where = raw.get("corpus") or []
+        corpus = [(path.parent / str(c)).resolve() for c in ([where] if isinstance(where, str) else where)]
+        raw = raw.get("questions")
+    if not isinstance(raw, list) or not raw:
+        raise BadInput(f"{path}: expected a non-empty list of questions (or a mapping with 'questions:')")
+    try:
+        questions = [RetrievalQuestion.model_validate(q) for q in raw]
     except Exception as exc:
         raise BadInput(f"{path}: invalid question ({str(exc).splitlines()[0]})") from exc
+    return QuestionSet(questions=questions, corpus=corpus)
+
+
+def load_questions(path: Path) -> list[RetrievalQuestion]:
+    return load_question_set(path).questions
 
 
 def score_ranking(doc_ids: Sequence[str], relevant: set[str]) -> ModeResult:
@@ -501,18 +533,39 @@ def score_ranking(doc_ids: Sequence[str], relevant: set[str]) -> ModeResult:
     )
 
 
+def _summarise(results: Sequence[QuestionResult], latencies: dict[str, list[float]]) -> dict[str, ModeSummary]:
+    n = len(results)
+    return {
+        m: ModeSummary(
+            recall_at_k=sum(r.modes[m].recall for r in results) / n,
+            hit_rate_at_k=sum(r.modes[m].hit for r in results) / n,
+            mrr=sum(r.modes[m].rr for r in results) / n,
+            latency_p50_ms=M.percentile(latencies[m], 50) if latencies.get(m) else 0.0,
+            n=n,
+        )
+        for m in MODES
+    }
+
+
 def run_retrieval(
     questions_path: Path,
-    corpus: Sequence[Path],
+    corpus: Sequence[Path] | None,
     settings: Settings,
     *,
     k: int = 5,
     progress: Progress | None = None,
 ) -> RetrievalReport:
+    """Index ``corpus`` (default: the set's own ``corpus:``, else ``knowledge/``) in a temporary data
+    directory and score every mode on every question, each with its own ``as_of``."""
     from bot.app import App
     from bot.store import SearchFilter
 
-    questions = load_questions(questions_path)
+    qset = load_question_set(questions_path)
+    questions = qset.questions
+    corpus = list(corpus or qset.corpus or [REPO_ROOT / "knowledge"])
+    for d in corpus:
+        if not Path(d).exists():
+            raise BadInput(f"{d}: no such file or folder")
     tmp = Path(tempfile.mkdtemp(prefix="analyst-evalret-"))
     collection = "evalret"
     s = settings.model_copy(update={"data_dir": tmp, "collection": collection, "chroma_mode": "embedded", "history_url": None})
@@ -539,26 +592,17 @@ def run_retrieval(
             modes: dict[str, ModeResult] = {}
             for mode in MODES:
                 t0 = time.perf_counter()
-                passages = store.search(q.question, k, SearchFilter(), mode=mode)
+                passages = store.search(q.question, k, SearchFilter(as_of=q.as_of), mode=mode)
                 latencies[mode].append((time.perf_counter() - t0) * 1000)
                 modes[mode] = score_ranking([p.doc_id for p in passages], rel)
-            results.append(QuestionResult(question=q.question, relevant=q.relevant, modes=modes))
+            results.append(QuestionResult(question=q.question, relevant=q.relevant, kind=q.kind, as_of=q.as_of, modes=modes))
             if progress:
                 progress("searching", i, len(questions))
         n_docs = sum(o.status in ("added", "updated") for o in outcomes)
     finally:
         app.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    n = len(results)
-    summary = {
-        m: ModeSummary(
-            recall_at_k=sum(r.modes[m].recall for r in results) / n,
-            hit_rate_at_k=sum(r.modes[m].hit for r in results) / n,
-            mrr=sum(r.modes[m].rr for r in results) / n,
-            latency_p50_ms=M.percentile(latencies[m], 50),
-        )
-        for m in MODES
-    }
+    kinds = sorted({r.kind for r in results})
     return RetrievalReport(
         questions_file=str(Path(questions_path).resolve()),
         corpus=[str(Path(p).resolve()) for p in corpus],
@@ -566,5 +610,6 @@ def run_retrieval(
         created_at=dt.datetime.now(dt.UTC),
         documents_indexed=n_docs,
         questions=results,
-        summary=summary,
+        summary=_summarise(results, latencies),
+        by_kind={kind: _summarise([r for r in results if r.kind == kind], {}) for kind in kinds} if len(kinds) > 1 else {},
     )

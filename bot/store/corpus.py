@@ -26,8 +26,9 @@ replaces another one.
 
 Hybrid search
 -------------
-Vector top-N and BM25 top-N (same filters), fused (:mod:`bot.store.fusion`), then near-duplicate
-passages (cosine >= ``dedup_similarity``) collapsed.
+Vector top-N and BM25 top-N (same filters; the BM25 query made of the question's informative words
+only), fused by their normalised scores (:func:`bot.store.fusion.score_fusion`, or reciprocal rank
+fusion with ``fusion="rrf"``), then near-duplicate passages (cosine >= ``dedup_similarity``) collapsed.
 """
 
 from __future__ import annotations
@@ -491,8 +492,10 @@ class CorpusStore:
             known = self._fetch([i for i, _ in hits])
         return [(i, sim, *known[i]) for i, sim in hits if i in known]
 
-    def lexical_search(self, query: str, limit: int, flt: SearchFilter = SearchFilter()) -> list[tuple[str, float]]:
-        return self.lexical.search(self.name, query, limit, flt)
+    def lexical_search(
+        self, query: str, limit: int, flt: SearchFilter = SearchFilter(), *, informative: bool = False
+    ) -> list[tuple[str, float]]:
+        return self.lexical.search(self.name, query, limit, flt, informative=informative)
 
     def _fetch(self, ids: Sequence[str]) -> dict[str, tuple[dict, str, np.ndarray]]:
         return self.vectors.fetch(ids)
@@ -530,8 +533,11 @@ class CorpusStore:
     ) -> list[Passage]:
         n_cand = max(self.settings.candidates, k * 3)
         vec_hits = self.vector_candidates(vec, n_cand, flt) if vec is not None else []
-        lex_hits = self.lexical_search(query, n_cand, flt) if mode != "vector" else []
-        fused = fusion.rrf(vec_hits, lex_hits, k=self.settings.rrf_k)
+        lex_hits = self.lexical_search(query, n_cand, flt, informative=mode == "hybrid") if mode != "vector" else []
+        if self.settings.fusion == "rrf":
+            fused = fusion.rrf(vec_hits, lex_hits, k=self.settings.rrf_k)
+        else:
+            fused = fusion.score_fusion(vec_hits, lex_hits, vector_weight=self.settings.vector_weight)
         head = [f.id for f in fused[: k * 4]]
         known = self._fetch(head)  # text, metadata and vector of the head only: one round trip
         kept = fusion.collapse_near_duplicates(

@@ -33,6 +33,8 @@ OVERFETCH = 4  # BM25 without a filter: top OVERFETCH * limit rows, checked agai
 FILTERED_OVERFETCH = 32  # BM25 with a filter: fetched this many times over before the exact fallback
 PRUNE_MIN_ROWS = 20_000  # below this many chunks every informative word is searched
 PRUNE_DF = 0.05  # above it, words in more than this share of chunks are left out of the BM25 query
+INFORMATIVE_DF = 0.2  # hybrid search: words in more than this share of chunks are not searched for
+MIN_DF = 3  # ... unless they are in at most this many (a tiny corpus)
 ROW_COUNT_TTL_S = 30.0
 
 
@@ -407,21 +409,30 @@ class LexicalIndex:
             out[t] = max(out[t], df.get(tok, 0))
         return out
 
-    def query_terms(self, query: str) -> list[str]:
+    def query_terms(self, query: str, *, informative: bool = False) -> list[str]:
         """The words of a query that the BM25 side searches for.
 
         Stop words go. In a large index (``PRUNE_MIN_ROWS`` chunks or more), words found in more than
         ``PRUNE_DF`` of all chunks go too (if none of the rest occurs, the rarest of them stays): they
         add little to BM25 (low IDF) but most of its cost, since every chunk containing one is scored.
+
+        ``informative=True`` (the lexical side of a hybrid search) keeps only words that occur and are
+        informative: in at most ``INFORMATIVE_DF`` of the chunks (``PRUNE_DF`` in a large index, and
+        never fewer than ``MIN_DF`` chunks), with no fallback: a question made of common words gets no
+        lexical side, rather than the 40 chunks that happen to repeat them.
         """
         terms = query_words(query)
-        if len(terms) <= 2:
-            return terms
+        if not terms:
+            return []
         n = self.total_rows()
-        if n < PRUNE_MIN_ROWS:
+        large = n >= PRUNE_MIN_ROWS
+        if not informative and (len(terms) <= 2 or not large):
             return terms
         df = self._doc_freq(terms)
-        keep = [t for t in terms if df[t] <= PRUNE_DF * n]
+        limit = max((PRUNE_DF if large else INFORMATIVE_DF) * n, MIN_DF)
+        keep = [t for t in terms if df[t] <= limit]
+        if informative:
+            return [t for t in keep if df[t]]
         if not any(df[t] for t in keep):  # nothing left that occurs: keep the rarest word that does
             occurring = [t for t in terms if df[t]]
             if occurring:
@@ -429,10 +440,13 @@ class LexicalIndex:
                 keep = [t for t in terms if t in keep or t == rarest]
         return keep
 
-    def search(self, collection: str, query: str, limit: int, flt: SearchFilter) -> list[tuple[str, float]]:
-        """BM25 top ``limit`` (chunk id, score; higher is better) within one collection and filter."""
+    def search(
+        self, collection: str, query: str, limit: int, flt: SearchFilter, *, informative: bool = False
+    ) -> list[tuple[str, float]]:
+        """BM25 top ``limit`` (chunk id, score; higher is better) within one collection and filter
+        (``informative``: see :meth:`query_terms`)."""
         try:
-            terms = self.query_terms(query)
+            terms = self.query_terms(query, informative=informative)
         except sqlite3.Error:
             return []
         if not terms:
