@@ -588,7 +588,8 @@ def main() -> None:
         "when": dt.datetime.now().isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "settings": {
-            k: getattr(Settings(_env_file=None), k) for k in ("k", "candidates", "rrf_k", "dedup_similarity")
+            k: getattr(Settings(_env_file=None), k)
+            for k in ("k", "candidates", "fusion", "vector_weight", "rrf_k", "dedup_similarity")
         },
     }
     with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
