@@ -89,7 +89,7 @@ class App:
         with self._lock:
             if name not in self._stores:
                 if self._backend is None:
-                    self._backend = Backend(self.settings, notify=self.notify)
+                    self._backend = Backend.shared(self.settings, notify=self.notify)
                 self._stores[name] = CorpusStore(self.settings, self.embedder, collection=name, backend=self._backend)
             return self._stores[name]
 

@@ -106,9 +106,17 @@ class _ReadWrite:
                 self._cond.notify_all()
 
 
+_SHARED: dict[tuple, Backend] = {}
+_SHARED_LOCK = threading.Lock()
+
+
 class Backend:
     """The chroma client, the registry and the writer lock of one data directory, and the registry
-    generation this process's client reflects. ``App`` makes one and gives it to every collection."""
+    generation this process's client reflects.
+
+    One per data directory per process (:meth:`shared`): chromadb itself keeps one in-memory system
+    per path and process, so every collection of a process must see the same reopen.
+    """
 
     def __init__(
         self,
@@ -129,6 +137,8 @@ class Backend:
         self.rw = _ReadWrite()
         self._mutex = threading.RLock()
         self._opened_at = time.monotonic()
+        self._key: tuple | None = None  # set when shared
+        self._users = 0
 
     def sync(self, *, force: bool = False, reader: bool = False) -> None:
         """Reopen the chroma client when another process has written since this one last looked.
@@ -162,7 +172,29 @@ class Backend:
             finally:
                 self.seen = self.registry.generation()  # our own writes need no reopen
 
+    @classmethod
+    def shared(cls, settings: Settings, *, notify: Callable[[str], None] | None = None) -> Backend:
+        """This process's backend for ``settings``' data directory (made on first use); give it back
+        with :meth:`close`."""
+        key = (str(settings.data_dir.resolve()), settings.chroma_mode, settings.chroma_host, settings.chroma_port)
+        with _SHARED_LOCK:
+            backend = _SHARED.get(key)
+            if backend is None:
+                backend = cls(settings, notify=notify)
+                backend._key = key
+                _SHARED[key] = backend
+            elif notify is not None:
+                backend.lock.notify = notify
+            backend._users += 1
+            return backend
+
     def close(self) -> None:
+        if self._key is not None:
+            with _SHARED_LOCK:
+                self._users -= 1
+                if self._users > 0:
+                    return
+                _SHARED.pop(self._key, None)
         if self._owns_registry:
             self.registry.close()
 
@@ -234,10 +266,21 @@ class CorpusStore:
         self.embedder = embedder
         self.name = collection or settings.collection
         self._owns_backend = backend is None
-        self.backend = backend or Backend(settings, client=client, registry=lexical, notify=notify)
+        if backend is None:
+            backend = (
+                Backend(settings, client=client, registry=lexical, notify=notify)
+                if client is not None or lexical is not None
+                else Backend.shared(settings, notify=notify)
+            )
+        self.backend = backend
         self.lexical = self.backend.registry
         self._epoch = self.backend.epoch
-        self.vectors = VectorIndex(self.backend.client, self.name, embedder)
+        try:
+            self.vectors = VectorIndex(self.backend.client, self.name, embedder)
+        except BaseException:
+            if self._owns_backend:
+                self.backend.close()
+            raise
 
     # chroma's collection object (benchmarks wrap it to time its calls)
     @property
