@@ -15,10 +15,12 @@ from typing import Any
 
 from bot.config import Settings
 from bot.core.indicators import load_thresholds
+from bot.core.judge import ProgressFn
 from bot.core.models import Assessment, Passage
 from bot.core.pipeline import Assessor
 from bot.core.prompts import Prompts, load_prompts
 from bot.core.scoring import ScoringParams
+from bot.core.skill import load_skill
 from bot.embeddings import MiniLMEmbedder, shared_embedder
 from bot.store import CorpusStore, LexicalIndex, SearchFilter, open_chroma_client
 
@@ -72,8 +74,10 @@ class App:
             llm=llm,
             params=load_scoring_params(settings),
             thresholds=load_thresholds(settings.prompts_dir / "indicator_thresholds.yaml"),
+            skill=load_skill(settings.prompts_dir / "skill.yaml"),
             n_passages=settings.assessment_passages,
             max_question_chars=settings.max_question_chars,
+            samples=settings.llm_samples,
         )
         self._client: Any = None
         self._lexical: LexicalIndex | None = None
@@ -97,9 +101,17 @@ class App:
         return StoreRetriever(self.store(collection))
 
     def assess(
-        self, question: str, *, collection: str | None = None, as_of: dt.date | None = None, engine: str = "auto"
+        self,
+        question: str,
+        *,
+        collection: str | None = None,
+        as_of: dt.date | None = None,
+        engine: str = "auto",
+        on_progress: ProgressFn | None = None,
     ) -> Assessment:
-        return self.assessor.assess(question, self.retriever(collection), as_of=as_of, engine=engine)  # type: ignore[arg-type]
+        return self.assessor.assess(
+            question, self.retriever(collection), as_of=as_of, engine=engine, on_progress=on_progress  # type: ignore[arg-type]
+        )
 
     def close(self) -> None:
         with self._lock:

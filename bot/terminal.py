@@ -7,7 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from bot.core.models import Assessment, Passage
+from bot.core.models import Assessment, Passage, VariableAssessment
 from bot.core.scoring import score_bar
 
 VERDICT_STYLE = {
@@ -36,28 +36,58 @@ def passage_line(n: int, p: Passage) -> Text:
     return line
 
 
+def _claims(a: Assessment, v: VariableAssessment) -> Text:
+    out = Text()
+    for label, claims, style in (("for", v.evidence_for, "red"), ("against", v.evidence_against, "green")):
+        for c in claims[:2]:
+            if out:
+                out.append("\n")
+            out.append(f"{label} [{c.passage}] ", style=f"bold {style}")
+            out.append(f"\u201c{short(c.quote, 150)}\u201d")
+    return out
+
+
+def short(text: str, limit: int) -> str:
+    """Cut at a sentence or clause boundary before ``limit`` where there is one."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    for mark in (". ", "; ", ", "):
+        i = cut.rfind(mark)
+        if i > limit // 2:
+            return cut[: i + 1].rstrip(",;") + " …"
+    return cut.rstrip() + "…"
+
+
 def render_assessment(a: Assessment) -> Group:
-    style = VERDICT_STYLE.get(a.verdict, "bold")
+    style = VERDICT_STYLE.get(a.verdict or "", "bold")
     head = Text()
-    head.append(f"{a.likelihood}% — {a.verdict}", style=style)
-    head.append(f"   (confidence {a.confidence})", style="dim")
+    if a.likelihood is not None:
+        head.append(f"{a.likelihood}% — {a.verdict}", style=style)
+        head.append(f"   (confidence {a.confidence})", style="dim")
+    else:
+        head.append("No likelihood", style="bold")
+        head.append(f" — {a.likelihood_note.removeprefix('No likelihood is shown: ')}", style="dim")
     table = Table(show_header=True, header_style="bold", expand=True, show_lines=True)
-    # widths that survive an 80-column pipe: the rationale keeps most of the room
+    # widths that survive an 80-column pipe: the evidence keeps most of the room
     table.add_column("Variable", max_width=16)
-    table.add_column("Score", no_wrap=True, min_width=12)
-    table.add_column("Rationale", ratio=1, min_width=28)
-    table.add_column("Cites", max_width=10, overflow="fold")
+    table.add_column("Lean", no_wrap=True, min_width=12)
+    table.add_column("Checked evidence (for / against intervention)", ratio=1, min_width=28)
     for v in a.variables:
         if v.assessed:
             score = Text(f"{score_bar(v.score)} {v.score}/4\n{v.confidence}")
         else:
-            score = Text("insufficient\nevidence", style="dim italic")
-        cites = " ".join(f"[{c.passage}]" for c in v.citations) or "—"
-        table.add_row(NAMES[v.variable], score, v.rationale or "—", cites)
+            score = Text("no checked\nevidence", style="dim italic")
+        evidence = _claims(a, v)
+        if not evidence:
+            evidence = Text(v.rationale or "—", style="dim")
+        table.add_row(NAMES[v.variable], score, evidence)
     parts: list = [head, Text(a.summary), table]
-    if a.passages:
+    cited = a.cited_passage_numbers()
+    if cited:
         parts.append(Text("Sources", style="bold"))
-        parts.extend(passage_line(i, p) for i, p in enumerate(a.passages, start=1))
+        parts.extend(passage_line(n, a.passages[n - 1]) for n in cited if n <= len(a.passages))
     for note in a.notes:
         parts.append(Text(f"Note: {note}", style="yellow"))
     as_of = f" · as of {a.as_of}" if a.as_of else ""

@@ -27,7 +27,7 @@ import numpy as np
 import yaml
 
 from bot.core.framework import Framework, VariableSpec
-from bot.core.models import Citation, Passage, VariableAssessment
+from bot.core.models import Citation, Claim, Passage, VariableAssessment
 from bot.core.ports import Retriever, SentenceEmbedder, retrieve_many
 
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(])")
@@ -200,6 +200,9 @@ class IndicatorEngine:
             parts.append("For: " + "; ".join(f"{_short(m.sentence)} [{numbering[m.passage.id]}]" for m in fav[:2]))
         if ag:
             parts.append("Against: " + "; ".join(f"{_short(m.sentence)} [{numbering[m.passage.id]}]" for m in ag[:2]))
+        def claims(ms: list[Match]) -> list[Claim]:
+            return [Claim(text=m.indicator, passage=numbering[m.passage.id], quote=m.sentence) for m in ms]
+
         return VariableAssessment(
             variable=spec.key,
             status="assessed",
@@ -207,6 +210,9 @@ class IndicatorEngine:
             confidence=confidence,  # type: ignore[arg-type]
             rationale=f"{len(fav)} sign(s) for, {len(ag)} against. " + " ".join(parts),
             citations=citations,
+            evidence_for=claims(fav),
+            evidence_against=claims(ag),
+            judgement=(len(fav) - len(ag)) / (len(fav) + len(ag) + 1),
         )
 
 

@@ -90,6 +90,26 @@ def brier_limited_half(probs: Sequence[float], outcomes: Sequence[Outcome]) -> f
     return brier(probs, ys)  # type: ignore[arg-type]
 
 
+def auc(probs: Sequence[float], outcomes: Sequence[int]) -> float:
+    """Area under the ROC curve: the chance that a random intervention case got a higher
+    probability than a random non-intervention case (ties count half; 0.5 = no ranking skill)."""
+    pos = [p for p, y in zip(probs, outcomes, strict=True) if y]
+    neg = [p for p, y in zip(probs, outcomes, strict=True) if not y]
+    if not pos or not neg:
+        return math.nan
+    wins = sum(1.0 if p > q else 0.5 if p == q else 0.0 for p in pos for q in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def best_constant_brier(outcomes: Sequence[float]) -> float:
+    """The Brier score of the best constant forecast in hindsight (the cases' own base rate):
+    the reference a likelihood must beat to carry any information. Always-50 % scores 0.25."""
+    if not outcomes:
+        return math.nan
+    rate = sum(outcomes) / len(outcomes)
+    return sum((rate - y) ** 2 for y in outcomes) / len(outcomes)
+
+
 # --- per-variable agreement ------------------------------------------------------------------------
 
 @dataclass

@@ -64,17 +64,18 @@ def case_table(report: EvalReport) -> Table:
             else:
                 cells.append(Text(f"{s}✗{exp[0]}", style="red"))
         y = r.outcome != "not_intervened"
-        right = (r.likelihood >= 50) == y  # type: ignore[operator]
+        right = (r.probability >= 0.5) == y
+        shown = "" if r.likelihood_shown else "·"
         t.add_row(
             r.id, outcome,
-            Text(f"{r.likelihood}%", style="green" if right else "red"),
+            Text("n/a" if r.likelihood is None else f"{r.likelihood}%{shown}", style="green" if right else "red"),
             *cells,
             f"{r.citations_valid}/{r.citations_shown}",
             Text(str(len(r.date_violations)), style="red" if r.date_violations else ""),
             ms(r.latency_ms),
         )
     t.caption = (
-        "in?: did Russia intervene; p: likelihood shown; variables: score 0-4, ✓ agrees with the expected call, ✗f/✗m/✗u expected favourable/mixed/unfavourable, "
+        "in?: did Russia intervene; p: the computed likelihood (· = not shown to users: no proven skill; n/a = no evidence, counted as 50 %); variables: score 0-4, ✓ agrees with the expected call, ✗f/✗m/✗u expected favourable/mixed/unfavourable, "
         "? insufficient evidence; * = a case the framework itself got wrong"
     )
     return t
@@ -86,8 +87,10 @@ def summary_table(report: EvalReport) -> Table:
     t.add_column("metric", no_wrap=True)
     t.add_column("value", justify="right", no_wrap=True)
     t.add_column("reading", style="dim")
-    t.add_row("Brier (limited = 1)", num(s.brier), "lower is better; 0.25 = always 50 %")
-    t.add_row("Brier (limited = 0.5)", num(s.brier_limited_half), "limited outcomes scored 0.5")
+    t.add_row("Brier (limited = 1)", num(s.brier), f"lower is better; always 50 % = 0.250, best constant = {num(s.brier_best_constant)}")
+    t.add_row("Brier (limited = 0.5)", num(s.brier_limited_half), f"limited outcomes scored 0.5; best constant = {num(s.brier_best_constant_limited_half)}")
+    t.add_row("AUC", num(s.auc), "ranks interventions above non-interventions; 0.5 = chance")
+    t.add_row("skill", "yes" if s.skill else "no", "beats the best constant on Brier and AUC > 0.5")
     t.add_row("accuracy at 50 %", pct(s.accuracy_at_50), "p >= 50 % read as yes")
     for v in VARIABLES:
         a = s.agreement[v]
@@ -96,6 +99,10 @@ def summary_table(report: EvalReport) -> Table:
     t.add_row(
         "citation validity", pct(s.citation_validity, 1),
         f"{s.citations_valid}/{s.citations_shown}; must be 100 %",
+    )
+    t.add_row(
+        "quote verification", pct(s.quote_verification, 1),
+        f"{s.claims_kept}/{s.claims_made} claims kept (quote found verbatim in its passage)",
     )
     t.add_row("date leaks", str(s.date_violations), "passages dated after as_of; must be 0")
     t.add_row("insufficient evidence", pct(s.insufficient_share), "variables left unscored")
