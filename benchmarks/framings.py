@@ -85,7 +85,7 @@ def run(case_path: Path, out: Path, n_passages: int, threads: int) -> None:
                 n = spec.judge.negation.format(subject=subject)
                 pol = spec.judge.polarity
 
-                def ask(q: str, options=("yes", "no")):
+                def ask(q: str, options=("yes", "no"), block=block):
                     prompt = f"Passages:\n{block}\n\n{q}"
                     return llm.option_probs(SYSTEM, prompt, options)
 

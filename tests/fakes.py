@@ -37,8 +37,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from bot.core.models import VARIABLES, Passage
 from bot.core.judge import judgement_schema, quote_schema
+from bot.core.models import Passage
 from bot.errors import LLMError, LLMInvalidOutput, LLMTimeout
 
 T = TypeVar("T", bound=BaseModel)

@@ -10,8 +10,8 @@ import pytest
 
 from bot.core.citations import check_citations
 from bot.core.framework import load_framework
-from bot.core.models import Citation, VariableAssessment
 from bot.core.judge import judgement_schema, quote_schema
+from bot.core.models import Citation, VariableAssessment
 from bot.core.pipeline import check_question, guess_subject
 from bot.core.prompts import load_prompts
 from bot.core.scoring import ScoringParams, factor, likelihood, overall_confidence, score_bar, verdict
