@@ -22,6 +22,7 @@ from bot.core.models import VARIABLES, Assessment, Citation, Passage, Timings, V
 from bot.core.ports import Retriever, SentenceEmbedder, StructuredLLM, retrieve_many
 from bot.core.prompts import Prompts
 from bot.core.scoring import ScoringParams, likelihood, overall_confidence, verdict
+from bot.core.subject import extract_subject
 from bot.errors import BadQuestion, LLMError, LLMInvalidOutput
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,6 @@ _INTERVENTION = re.compile(
     r"base|bases|mobili[sz]\w*|seize|seizure)\b",
     re.I,
 )
-_SUBJECT = re.compile(
-    r"\b(?:into|in|to|against|over|on|of|defend|invade|occupy|annex)\s+((?:the\s+)?[A-Z][\w'\-]+(?:\s+(?:[A-Z][\w'\-]+|of|and)){0,3})"
-)
-_NOT_SUBJECT = {"Russia", "Russian", "Moscow", "Kremlin", "Putin", "CSTO", "Will", "Would", "Could", "The", "NATO"}
 
 
 def check_question(question: str, max_chars: int) -> str:
@@ -57,15 +54,10 @@ def check_question(question: str, max_chars: int) -> str:
 
 
 def guess_subject(question: str) -> str:
-    """The place the question is about ("Kazakhstan", "South Ossetia"), by a simple pattern."""
-    for m in _SUBJECT.finditer(question):
-        words = [w for w in m.group(1).split() if w not in _NOT_SUBJECT and w.lower() != "the"]
-        while words and words[-1] in {"of", "and"}:
-            words.pop()
-        if words:
-            return " ".join(words).strip(" ?.,")
-    names = [w.strip("?,.'") for w in re.findall(r"\b[A-Z][\w'\-]+", question) if w.strip("?,.'") not in _NOT_SUBJECT]
-    return names[0] if names else ""
+    """The place the question is about ("Kazakhstan", "South Ossetia"), from the gazetteer
+    (:func:`bot.core.subject.extract_subject`); "" when it names none."""
+    subject = extract_subject(question)
+    return subject.name if subject else ""
 
 
 # --- the structured output asked of the LLM ---------------------------------------------------
