@@ -57,7 +57,7 @@ _PLACE_ADJECTIVES = {
 }
 _TARGET_WORDS = {
     "into", "in", "inside", "within", "to", "towards", "toward", "against", "on", "onto", "over", "across",
-    "at", "through", "throughout", "of", "for", "from",  # "for"/"from": "fight for X", "withdraw from X"
+    "at", "through", "throughout", "of", "for", "with", "near", "between", "around",
 }
 _TARGET_VERB = re.compile(
     r"^(?:enter|invad|attack|occup|annex|defen[cd]|protect|help|aid|rescu|liberat|seiz|strik|struck|bomb|"
@@ -76,8 +76,9 @@ _ACTION_NOUN = re.compile(
     r"^(?:intervention|interventions|invasion|invasions|deployment|deployments|incursion|incursions|"
     r"occupation|offensive|attack|attacks|troops|forces|army|armies|military|soldiers|peacekeepers|"
     r"peacekeeping|paratroopers|tanks|boots|operation|mission|strikes|aggression|annexation|"
-    r"contingent|units|servicemen|marines)$"
+    r"contingent|units|servicemen|marines|force|presence|war|base|bases|peacekeeper|soldier|troop)$"
 )
+_VERB_TOO = {"attack", "attacks", "strikes", "war", "force", "base", "bases", "mission", "occupation"}
 _TERRITORY = re.compile(r"^(?:territory|territories|soil|border|borders|land|lands|side|region|regions|areas?|villages?|towns?|cities|province|provinces)$")
 _ACTION_WINDOW = 5
 _PASSIVE = {"be", "been", "being", "get", "gets", "got", "getting", "is", "are", "was", "were"}
@@ -193,6 +194,8 @@ def _acts(q: str, ms: list[Mention], i: int, depth: int = 0) -> bool:
     "Russia or the CSTO send...")."""
     words = _after_words(q, ms, i)
     for j, w in enumerate(words[:_ACTION_WINDOW]):
+        if j == 0 and ms[i].possessive:  # "Azerbaijan's attack": the word after "'s" is a noun
+            continue
         if _ACTION_VERB.match(w):
             return not (j and words[j - 1] in _PASSIVE)  # "Would Ukraine be invaded?": Ukraine does not act
     gap = q[ms[i].end + (2 if ms[i].possessive else 0) : ms[i + 1].start] if i + 1 < len(ms) else None
@@ -211,7 +214,8 @@ def _names_action(q: str, ms: list[Mention], i: int) -> bool:
         return False
     words = _after_words(q, ms, i)
     if words[:1] and _ACTION_NOUN.match(words[0]):
-        return True
+        # "Belarus attack Ukraine": after a bare name, "attack" is a verb; "Belarusian attack" a noun
+        return not (m.form == "name" and not m.possessive and words[0] in _VERB_TOO)
     if words[:2] and words[0] in {"military", "armed", "ground", "air", "special"} and len(words) > 1 and _ACTION_NOUN.match(words[1]):
         return True
     prev_end = ms[i - 1].end if i else 0
@@ -221,8 +225,10 @@ def _names_action(q: str, ms: list[Mention], i: int) -> bool:
     return len(before) >= 2 and before[-1] == "by" and bool(_ACTION_NOUN.match(before[-2]) or _ACTION_VERB.match(before[-2]))
 
 
-def _is_target(q: str, ms: list[Mention], i: int) -> bool:
-    """Whether mention ``i`` follows a preposition or verb that aims at a place ("into X", "defend X")."""
+def _target_strength(q: str, ms: list[Mention], i: int) -> int:
+    """How plainly mention ``i`` is what an action aims at: 2 after a verb that aims at a place or
+    after an action and its preposition ("invade X", "send troops into X", "intervene in X",
+    "invasion of X"), 1 after a preposition alone ("riots in X", "based in X"), else 0."""
     m = ms[i]
     prev_end = ms[i - 1].end + (2 if ms[i - 1].possessive else 0) if i else 0
     words = _words(q[prev_end : m.start])
@@ -230,8 +236,20 @@ def _is_target(q: str, ms: list[Mention], i: int) -> bool:
         words.pop()
     if not words:
         # "into Moldova's Transnistria": the head of a possessive is aimed at as its owner is
-        return i > 0 and ms[i - 1].possessive and _is_target(q, ms, i - 1)
-    return words[-1] in _TARGET_WORDS or bool(_TARGET_VERB.match(words[-1]))
+        return _target_strength(q, ms, i - 1) if i > 0 and ms[i - 1].possessive else 0
+    last = words[-1]
+    if _TARGET_VERB.match(last) or _ACTION_VERB.match(last):
+        return 1 if _past(last) else 2  # "invaded Ukraine [in 2022]" is history, "invade Moldova" the question
+    if last not in _TARGET_WORDS:
+        return 0
+    before = [w for w in words[:-1] if not w.endswith("ly") and w not in _DETERMINERS]
+    if before and (_ACTION_VERB.match(before[-1]) or _TARGET_VERB.match(before[-1]) or _ACTION_NOUN.match(before[-1])):
+        return 1 if _past(before[-1]) else 2  # "stationed in X" says where, "send troops into X" where to
+    return 1
+
+
+def _past(word: str) -> bool:
+    return word.endswith("ed") or word in {"sent", "struck", "fought", "based"}
 
 
 def _name_like(q: str, ms: list[Mention], i: int) -> bool:
@@ -255,19 +273,17 @@ def read_question(
 
     clause_agents = [i for i in range(len(ms)) if ms[i].actor and _eligible_as_clause_subject(q, ms, i) and _acts(q, ms, i)]
     noun_agents = [i for i in range(len(ms)) if i not in clause_agents and _names_action(q, ms, i)]
+    # precedence: a clause's subject (Russia first), then Russia in any role ("Will Azerbaijan's
+    # attack draw in Russia?"), then another state's intervention named as a noun ("a Chinese invasion")
+    russian = [i for i in range(len(ms)) if ms[i].actor == RUSSIA]
     actor_i: int | None = None
-    for group in (clause_agents, noun_agents):
-        russian = [i for i in group if ms[i].actor == RUSSIA]
-        if russian:
-            actor_i = russian[0]
-            break
-        if group:
-            actor_i = group[0]
-            break
-    if actor_i is not None:
-        actor: str | None = ms[actor_i].actor
-    else:
-        actor = RUSSIA if any(m.actor == RUSSIA for m in ms) else None
+    if clause_agents:
+        actor_i = next((i for i in clause_agents if i in russian), clause_agents[0])
+    elif russian:
+        actor_i = next((i for i in noun_agents if i in russian), None)
+    elif noun_agents:
+        actor_i = noun_agents[0]
+    actor: str | None = ms[actor_i].actor if actor_i is not None else (RUSSIA if russian else None)
     agents = set(clause_agents) | set(noun_agents)
 
     candidates = [
@@ -288,10 +304,10 @@ def _choose(g: Gazetteer, q: str, ms: list[Mention], candidates: list[int], acto
     if not candidates:
         return None
 
-    def rank(i: int) -> tuple[bool, bool, bool, int]:
-        target = _is_target(q, ms, i)
-        after_actor = target and actor_i is not None and ms[i].start > ms[actor_i].start
-        return (after_actor, target, _name_like(q, ms, i), -ms[i].start)
+    def rank(i: int) -> tuple[bool, int, bool, int]:
+        strength = _target_strength(q, ms, i)
+        after_actor = strength > 0 and actor_i is not None and ms[i].start > ms[actor_i].start
+        return (after_actor, strength, _name_like(q, ms, i), -ms[i].start)
 
     best = max(candidates, key=rank)
     return _subject(g, ms, candidates, _most_specific(g, ms, candidates, best))
