@@ -297,6 +297,9 @@ def test_matching_respects_words_and_case_where_it_matters() -> None:
     m = g.mentions("Ukraine's army")[0]
     assert (m.text, m.possessive, m.end) == ("Ukraine", True, 7)
     assert names("the Kremlin and NATO") == ["Russia", "NATO"]
+    assert names("Naxçıvan, Naxcivan, Xankəndi, Suwałki Gap, Kyïv") == [
+        "Nakhchivan", "Nakhchivan", "Stepanakert", "Suwalki Gap", "Kyiv"
+    ]
 
 
 def test_clean_text_strips_escapes_and_controls() -> None:

@@ -36,6 +36,9 @@ DEFAULT_PATH = Path(__file__).resolve().parents[2] / "prompts" / "places.yaml"
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]")
 _QUOTES = dict.fromkeys(map(ord, "\u2018\u2019\u02bc\u0060\u00b4\u2032"), "'")
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212"), "-")
+# letters NFKD does not decompose, as transliterations write them ("Naxçıvan", "Xankəndi", "Suwałki")
+_LETTERS = str.maketrans({"ı": "i", "ə": "e", "Ə": "E", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D"})
+_PLAIN = {**_QUOTES, **_DASHES, **_LETTERS}
 
 
 def clean_text(text: str) -> str:
@@ -54,7 +57,7 @@ def clean_text(text: str) -> str:
 
 def fold_char(ch: str) -> str:
     """One character without its accents, with typographic quotes and dashes made plain ASCII."""
-    ch = ch.translate(_QUOTES).translate(_DASHES)
+    ch = ch.translate(_PLAIN)
     if ch.isascii():
         return ch
     return "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
@@ -62,7 +65,10 @@ def fold_char(ch: str) -> str:
 
 def fold(text: str) -> str:
     """``text`` with accents removed and quotes and dashes made plain ("Chișinău" -> "Chisinau")."""
-    return "".join(fold_char(c) for c in text)
+    text = text.translate(_PLAIN)
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def norm_form(form: str) -> str:
