@@ -54,6 +54,8 @@ class CaseShare:
     about_broad: int = 0
     own: int = 0
     off_subject: list[str] = field(default_factory=list)  # doc ids of cited passages not about it
+    retrieved: int = 0  # every passage any retrieval call returned (engine mode only)
+    retrieved_about: int = 0
 
     def share(self, n: int) -> float | None:
         return n / self.cited if self.cited else None
@@ -92,7 +94,10 @@ def by_running(case_file: CaseFile, engine: str) -> list[CaseShare]:
             a = app.assessor.assess(case.question, audit, as_of=case.as_of, engine=engine)  # type: ignore[arg-type]
             cited = [a.passages[n - 1] for n in a.cited_passage_numbers() if n <= len(a.passages)]
             own = {Path(d).stem for d in case.docs}
-            out.append(_score(CaseShare(case.id, case.question, subject.name if subject else None), subject, cited, own))
+            row = _score(CaseShare(case.id, case.question, subject.name if subject else None), subject, cited, own)
+            row.retrieved = len(audit.seen)
+            row.retrieved_about = sum(is_about(p, subject, strict=True) for p in audit.seen.values())
+            out.append(row)
     finally:
         app.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -131,16 +136,25 @@ def _pct(n: int, d: int) -> str:
 
 
 def render(rows: list[CaseShare], unit: str) -> str:
-    lines = [f"{'case':<12} {'subject':<18} {unit + 's cited':>16} {'about (strict)':>15} {'about (broad)':>14} {'own case':>9}"]
-    for r in rows:
-        lines.append(
-            f"{r.id:<12} {(r.subject or '-'):<18} {r.cited:>16} {_pct(r.about_strict, r.cited):>15} "
-            f"{_pct(r.about_broad, r.cited):>14} {_pct(r.own, r.cited):>9}"
+    lines = [
+        f"{'case':<12} {'subject':<18} {unit + 's cited':>16} {'about (strict)':>15} {'about (broad)':>14} "
+        f"{'own case':>9} {'retrieved':>10} {'about':>8}"
+    ]
+
+    def line(name: str, subject: str, rs: list[CaseShare]) -> str:
+        n, m = sum(r.cited for r in rs), sum(r.retrieved for r in rs)
+        return (
+            f"{name:<12} {subject:<18} {n:>16} {_pct(sum(r.about_strict for r in rs), n):>15} "
+            f"{_pct(sum(r.about_broad for r in rs), n):>14} {_pct(sum(r.own for r in rs), n):>9} "
+            f"{(m or '-'):>10} {_pct(sum(r.retrieved_about for r in rs), m) if m else '-':>8}"
         )
-    n = sum(r.cited for r in rows)
+
+    lines += [line(r.id, r.subject or "-", [r]) for r in rows]
+    lines.append(line("all", "", rows))
     lines.append(
-        f"{'all':<12} {'':<18} {n:>16} {_pct(sum(r.about_strict for r in rows), n):>15} "
-        f"{_pct(sum(r.about_broad for r in rows), n):>14} {_pct(sum(r.own for r in rows), n):>9}"
+        "about: the passage names the subject, an alias or a place inside it (strict), or also the place the "
+        "question names as containing it (broad); own case: from the case's own documents; retrieved: every "
+        "passage any retrieval call returned, and the share of those about the subject (strict)"
     )
     return "\n".join(lines)
 
@@ -169,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
             "about_strict": sum(r.about_strict for r in rows) / n if n else None,
             "about_broad": sum(r.about_broad for r in rows) / n if n else None,
             "own_case": sum(r.own for r in rows) / n if n else None,
+            "retrieved": sum(r.retrieved for r in rows),
+            "retrieved_about": (sum(r.retrieved_about for r in rows) / sum(r.retrieved for r in rows))
+            if sum(r.retrieved for r in rows) else None,
             "cases": [asdict(r) for r in rows],
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
