@@ -148,7 +148,7 @@ def test_bad_questions_get_a_clear_message(question: str, message: str) -> None:
     ("question", "subject"),
     [("Will Russia send troops into Kazakhstan?", "Kazakhstan"),
      ("Will Russia use military force in Crimea after Yanukovych's fall?", "Crimea"),
-     ("Will Russia send troops into Georgia over South Ossetia?", "Georgia"),
+     ("Will Russia send troops into Georgia over South Ossetia?", "South Ossetia"),  # the most specific place
      ("Would Moscow invade the Baltic States?", "Baltic States"),
      ("Will the CSTO send troops to defend Armenia?", "Armenia")],
 )

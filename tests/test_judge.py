@@ -294,3 +294,42 @@ def test_bad_questions_are_refused_before_any_work(base_assessor, question, expe
         assessor_with(base_assessor, llm).assess(question, retriever)
     assert expected in err.value.message and "\n" not in err.value.message
     assert llm.calls == [] and retriever.queries == []
+
+
+# --- questions outside the framework (issue 12 item 4) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Will China send troops into Kazakhstan?", "Russian military intervention only"),
+        ("Will Turkey send troops into Azerbaijan?", "Russian military intervention only"),
+        ("Will the United States deploy forces to Moldova?", "Russian military intervention only"),
+        ("Will Russia send troops?", "Name the country or region"),
+        ("will russia send troops to protect russia's army there?", "Name the country or region"),
+    ],
+)
+def test_other_actors_and_missing_places_are_told_so(base_assessor, question, expected) -> None:
+    from bot.errors import BadQuestion
+
+    retriever = ListRetriever(make_passages([INVITATION]))
+    with pytest.raises(BadQuestion, match=expected):
+        assessor_with(base_assessor, FakeLLM()).assess(question, retriever)
+    assert retriever.queries == []
+
+
+def test_lowercase_and_control_characters_still_find_the_place(base_assessor) -> None:
+    a = assessor_with(base_assessor, None).assess(
+        "will russia send \x1b[2Jtroops into\x07 kazakhstan?", ListRetriever(make_passages([INVITATION]))
+    )
+    assert a.subject == "Kazakhstan"
+
+
+def test_a_place_with_no_evidence_gets_no_number(base_assessor) -> None:
+    for place in ("Portugal", "Atlantis"):
+        a = assessor_with(base_assessor, None).assess(
+            f"Will Russia send troops into {place}?", ListRetriever(make_passages([INVITATION]))
+        )
+        assert a.subject == place
+        assert all(not v.assessed for v in a.variables)
+        assert a.likelihood is None and a.computed_likelihood is None and a.likelihood_note == NO_EVIDENCE_NOTE

@@ -29,6 +29,8 @@ import yaml
 from bot.core.framework import Framework, VariableSpec
 from bot.core.models import Citation, Claim, Passage, VariableAssessment
 from bot.core.ports import Retriever, SentenceEmbedder, retrieve_many
+from bot.core.relevance import rerank
+from bot.core.subject import Subject, expand_query
 
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(])")
 # abbreviations after which a full stop does not end a sentence ("Jan. 7", "Gen. Sidorov", "U.S. troops")
@@ -114,12 +116,16 @@ class IndicatorEngine:
         return np.stack([self._cache[s] for s in sentences]) if sentences else np.zeros((0, 384), np.float32)
 
     def evidence(
-        self, question: str, subject: str, retriever: Retriever, as_of: dt.date | None
+        self, question: str, subject: str, retriever: Retriever, as_of: dt.date | None, place: Subject | None = None
     ) -> dict[str, list[Passage]]:
-        """Per variable, the passages its own queries retrieve (about the subject when it is known)."""
-        keys = subject_keys(subject) if subject else []
+        """Per variable, the passages its own queries retrieve (about the subject when it is known):
+        queries name the place's aliases too, and a passage counts as about it when it names any
+        of its forms ("Karabakh" for Nagorno-Karabakh), recent ones first."""
+        keys = subject_keys(subject) if subject and place is None else []
         out: dict[str, list[Passage]] = {}
-        queries = [question] + [q.format(subject=subject or question) for spec in self.framework.variables for q in spec.queries]
+        queries = [question] + [
+            expand_query(q, place, subject or question) for spec in self.framework.variables for q in spec.queries
+        ]
         results = iter(retrieve_many(retriever, queries, k=self.k_per_query, as_of=as_of))
         base = next(results)
         for spec in self.framework.variables:
@@ -128,9 +134,10 @@ class IndicatorEngine:
                 for p in next(results):
                     pool.setdefault(p.id, p)
             passages = list(pool.values())
-            if keys:
-                about = [p for p in passages if any(key in (p.title + " " + p.text).lower() for key in keys)]
-                passages = about
+            if place is not None:
+                passages = rerank([p for p in passages if place.mentioned_in(p.title + " " + p.text)], place, as_of)
+            elif keys:
+                passages = [p for p in passages if any(key in (p.title + " " + p.text).lower() for key in keys)]
             out[spec.key] = passages
         return out
 
@@ -163,10 +170,10 @@ class IndicatorEngine:
         return max(0, min(4, score)), confidence
 
     def run(
-        self, question: str, subject: str, retriever: Retriever, as_of: dt.date | None
+        self, question: str, subject: str, retriever: Retriever, as_of: dt.date | None, place: Subject | None = None
     ) -> tuple[list[Passage], list[VariableAssessment]]:
         """The cited passages (numbered from 1, in order) and the five variable assessments."""
-        evidence = self.evidence(question, subject, retriever, as_of)
+        evidence = self.evidence(question, subject, retriever, as_of, place)
         numbering: dict[str, int] = {}
         by_id: dict[str, Passage] = {p.id: p for ps in evidence.values() for p in ps}
         variables = [self.assess_variable(spec, evidence[spec.key], numbering) for spec in self.framework.variables]

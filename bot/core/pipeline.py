@@ -23,10 +23,13 @@ from bot.core.citations import check_citations
 from bot.core.indicators import IndicatorEngine
 from bot.core.judge import Judge, ProgressFn
 from bot.core.models import Assessment, Engine, Passage, Timings, VariableAssessment
+from bot.core.places import clean_text
 from bot.core.ports import Retriever, SentenceEmbedder, StructuredLLM, retrieve_many
 from bot.core.prompts import Prompts
+from bot.core.relevance import rerank
 from bot.core.scoring import ScoringParams, likelihood, overall_confidence, verdict
 from bot.core.skill import NO_EVIDENCE_NOTE, NO_SKILL_NOTE, SkillFile, engine_key
+from bot.core.subject import RUSSIA, Subject, expand_query, extract_subject, read_question
 from bot.errors import BadQuestion, LLMError
 
 log = logging.getLogger(__name__)
@@ -40,10 +43,6 @@ _INTERVENTION = re.compile(
     r"base|bases|mobili[sz]\w*|seize|seizure)\b",
     re.I,
 )
-_SUBJECT = re.compile(
-    r"\b(?:into|in|to|against|over|on|of|defend|invade|occupy|annex)\s+((?:the\s+)?[A-Z][\w'\-]+(?:\s+(?:[A-Z][\w'\-]+|of|and)){0,3})"
-)
-_NOT_SUBJECT = {"Russia", "Russian", "Moscow", "Kremlin", "Putin", "CSTO", "Will", "Would", "Could", "The", "NATO"}
 
 
 def check_question(question: str, max_chars: int) -> str:
@@ -64,15 +63,37 @@ def check_question(question: str, max_chars: int) -> str:
 
 
 def guess_subject(question: str) -> str:
-    """The place the question is about ("Kazakhstan", "South Ossetia"), by a simple pattern."""
-    for m in _SUBJECT.finditer(question):
-        words = [w for w in m.group(1).split() if w not in _NOT_SUBJECT and w.lower() != "the"]
-        while words and words[-1] in {"of", "and"}:
-            words.pop()
-        if words:
-            return " ".join(words).strip(" ?.,")
-    names = [w.strip("?,.'") for w in re.findall(r"\b[A-Z][\w'\-]+", question) if w.strip("?,.'") not in _NOT_SUBJECT]
-    return names[0] if names else ""
+    """The place the question is about ("Kazakhstan", "South Ossetia"), from the gazetteer
+    (:func:`bot.core.subject.extract_subject`); "" when it names none."""
+    subject = extract_subject(question)
+    return subject.name if subject else ""
+
+
+_NAME = re.compile(r"\b(?:into|in|to|against|over|on|of|near)\s+((?:[A-Z][\w'\-]+)(?:\s+[A-Z][\w'\-]+){0,2})")
+_NOT_PLACE = {"Russia", "Russian", "Russians", "Moscow", "Kremlin", "Putin", "CSTO", "NATO", "The", "Will", "Would"}
+
+
+def read_subject(q: str) -> tuple[str, Subject | None]:
+    """(name, Subject) of the place the question is about, or BadQuestion.
+
+    The gazetteer knows every country and the contested regions of the former Soviet space; a
+    capitalised name it does not know ("Ruritania", a small town) is still taken as the place, so
+    the corpus decides whether there is evidence. A question about another actor's intervention, or
+    one that names no place, gets a one-sentence explanation instead of an answer about Russia.
+    """
+    reading = read_question(q)
+    if reading.actor is not None and reading.actor != RUSSIA:
+        raise BadQuestion(
+            f"This bot assesses Russian military intervention only; it has no framework for {reading.actor}. "
+            f"Ask about Russia, {EXAMPLE}"
+        )
+    if reading.subject is not None:
+        return reading.subject.name, reading.subject
+    for m in _NAME.finditer(clean_text(q)):
+        words = [w.strip("'") for w in m.group(1).split() if w.strip("'") not in _NOT_PLACE]
+        if words and not words[0].endswith("'s"):
+            return " ".join(words), None
+    raise BadQuestion(f"Name the country or region you mean, {EXAMPLE}")
 
 
 @dataclass
@@ -130,18 +151,18 @@ class Assessor:
     ) -> Assessment:
         t0 = time.perf_counter()
         q = check_question(question, self.max_question_chars)
-        subject = guess_subject(q)
+        subject, place = read_subject(q)
         use_llm = self.judge is not None and engine != "indicators"
         notes: list[str] = []
         if engine == "llm" and self.judge is None:
             notes.append("No language model is configured; this answer is based on the evidence alone.")
         if use_llm:
             try:
-                return self._finish(self._assess_llm(q, subject, retriever, as_of, on_progress), t0)
+                return self._finish(self._assess_llm(q, subject, place, retriever, as_of, on_progress), t0)
             except LLMError as exc:
                 log.warning("LLM assessment failed, falling back to indicators: %s", exc.message)
                 notes.append(LLM_UNAVAILABLE)
-        draft = self._assess_indicators(q, subject, retriever, as_of)
+        draft = self._assess_indicators(q, subject, place, retriever, as_of)
         draft.notes = notes + draft.notes
         if on_progress is not None:
             for v in draft.variables:
@@ -149,9 +170,11 @@ class Assessor:
         return self._finish(draft, t0)
 
     # -- indicator engine -------------------------------------------------------------------
-    def _assess_indicators(self, q: str, subject: str, retriever: Retriever, as_of: dt.date | None) -> Draft:
+    def _assess_indicators(
+        self, q: str, subject: str, place: Subject | None, retriever: Retriever, as_of: dt.date | None
+    ) -> Draft:
         t1 = time.perf_counter()
-        passages, variables = self.indicators.run(q, subject, retriever, as_of)
+        passages, variables = self.indicators.run(q, subject, retriever, as_of, place)
         t2 = time.perf_counter()
         checked, removed = self._check(variables, len(passages))
         notes = []
@@ -184,24 +207,34 @@ class Assessor:
         return text
 
     # -- LLM engine -------------------------------------------------------------------------
-    def pool_passages(self, q: str, subject: str, retriever: Retriever, as_of: dt.date | None) -> list[Passage]:
+    def pool_passages(
+        self, q: str, subject: str, retriever: Retriever, as_of: dt.date | None, place: Subject | None = None
+    ) -> list[Passage]:
         """One pooled list for all five questions: the question's best passages, then each
-        variable's best two, numbered in that order (one shared prompt prefix for the model)."""
-        queries = [q] + [spec.queries[0].format(subject=subject or q) for spec in self.prompts.framework.variables]
+        variable's best two, numbered in that order (one shared prompt prefix for the model).
+        Each list is re-ranked toward passages about the place (any of its names) and recent
+        relative to ``as_of``; older ones stay as background and carry their date."""
+        queries = [q] + [expand_query(spec.queries[0], place, subject or q) for spec in self.prompts.framework.variables]
         k_main = max(3, self.n_passages // 3)
-        results = retrieve_many(retriever, queries, k=k_main, as_of=as_of)
-        pool: dict[str, Passage] = {p.id: p for p in results[0]}
+        results = [rerank(hits, place, as_of) for hits in retrieve_many(retriever, queries, k=k_main + 2, as_of=as_of)]
+        pool: dict[str, Passage] = {p.id: p for p in results[0][:k_main]}
         for hits in results[1:]:
             for p in hits[:2]:
                 pool.setdefault(p.id, p)
         return list(pool.values())[: self.n_passages]
 
     def _assess_llm(
-        self, q: str, subject: str, retriever: Retriever, as_of: dt.date | None, on_progress: ProgressFn | None
+        self,
+        q: str,
+        subject: str,
+        place: Subject | None,
+        retriever: Retriever,
+        as_of: dt.date | None,
+        on_progress: ProgressFn | None,
     ) -> Draft:
         assert self.judge is not None and self.llm is not None
         t1 = time.perf_counter()
-        passages = self.pool_passages(q, subject, retriever, as_of)
+        passages = self.pool_passages(q, subject, retriever, as_of, place)
         t2 = time.perf_counter()
         if not passages:
             raise LLMError("no passages to give the model")
