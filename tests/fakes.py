@@ -95,9 +95,10 @@ def judgement(
     }
 
 
-def quote(passage: int, text: str) -> dict[str, Any]:
-    """The quoted sentence the local-model path asks for after its yes/no probabilities."""
-    return {"passage": passage, "quote": text}
+def sentence(text: str) -> dict[str, Any]:
+    """The sentence the local-model path picks after its yes/no probabilities (its schema is an
+    enum of the passages' sentences, so anything else is invalid output)."""
+    return {"sentence": text}
 
 
 _STATEMENT = re.compile(r"Statement: (.+?)\n")
@@ -205,10 +206,12 @@ class FakeOptionLLM(FakeLLM):
 
 
 def _best_sentence(side: str, passages: dict[int, str]) -> dict[str, Any]:
+    """The sentence sharing most words with ``side``: what the grammar-constrained model returns."""
+    from bot.core.indicators import split_sentences
+
     words = set(re.findall(r"\w+", side.lower()))
-    n = max(passages, key=lambda k: len(words & set(re.findall(r"\w+", passages[k].lower()))))
-    sentence = re.split(r"(?<=[.!?])\s+", passages[n])[0]
-    return quote(n, sentence)
+    sentences = [s for text in passages.values() for s in split_sentences(text)]
+    return {"sentence": max(sentences, key=lambda s: len(words & set(re.findall(r"\w+", s.lower()))))}
 
 
 @dataclass

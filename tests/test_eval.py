@@ -189,19 +189,8 @@ def tiny_case_file(root: Path, write_doc) -> Path:
 
 def test_llm_engine_run_hides_later_documents_and_checks_every_quote(tmp_path, settings, write_doc):
     case_file = load_cases(tiny_case_file(tmp_path / "set", write_doc))
-    # a model that leans towards every statement and quotes the passage closest to it;
-    # one of its quotes each run is made up and must be dropped and counted
-    made_up = {"n": 0}
-
-    def quote_for(side, passages):
-        made_up["n"] += 1
-        if made_up["n"] % 5 == 0:
-            return {"passage": 1, "quote": "Russian tanks crossed the border at dawn in great numbers."}
-        from fakes import _best_sentence
-
-        return _best_sentence(side, passages)
-
-    llm = FakeOptionLLM(lambda statement, prompt: 0.8 if "want Russian forces" in statement else 0.5, quote_for=quote_for)
+    # a model that leans towards local support and picks the sentence closest to each statement
+    llm = FakeOptionLLM(lambda statement, prompt: 0.8 if "want Russian forces" in statement else 0.5)
     report = run_cases(case_file, settings, engine="llm", llm=llm, calibrate=True)
     assert [r.id for r in report.results] == ["TL-2020", "TL-2019"]
     assert all(r.engine == "llm" and r.model == "fake:options" for r in report.results)
@@ -214,11 +203,10 @@ def test_llm_engine_run_hides_later_documents_and_checks_every_quote(tmp_path, s
     second = [c.prompt for c in llm.calls][5:] + llm.option_calls[10:]
     assert all("written request for paratroopers" not in p for p in second)  # dated after TL-2019's as_of
     assert report.summary.date_violations == 0
-    # every claim shown was found in its passage; the made-up one was dropped and counted
+    # every claim shown was found in its passage
     assert report.summary.citation_validity == 1.0 and report.passed
-    assert report.summary.claims_made == 10 and report.summary.claims_kept == 8
-    assert report.summary.quote_verification == 0.8
-    assert report.results[0].scores["costs"] is None  # its only quote was the made-up one
+    assert report.summary.claims_made == report.summary.claims_kept == 10
+    assert report.summary.quote_verification == 1.0
     assert report.results[0].scores["local_support"] >= 3
     assert report.summary.auc is not None and report.summary.brier_best_constant is not None
     assert report.calibration is not None and len(report.calibration.loo_predictions) == 2

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from fakes import FakeLLM, FakeOptionLLM, ListRetriever, Timeout, judgement, make_passages, quote
+from fakes import FakeLLM, FakeOptionLLM, Invalid, ListRetriever, Timeout, judgement, make_passages, sentence
 
 from bot.core.judge import CUTS, lean_to_score
 from bot.core.models import VARIABLES
@@ -163,15 +163,28 @@ def test_the_judge_sees_one_pooled_prefix(base_assessor, prompts) -> None:
 # --- quotes -----------------------------------------------------------------------------------------
 
 
-def test_a_fabricated_quote_is_dropped_counted_and_never_shown(base_assessor, prompts) -> None:
-    llm = FakeOptionLLM(reader(prompts), quote_for=lambda side, passages: quote(1, "Moscow has already sent ten thousand troops."))
-    a = assess(base_assessor, llm, INVITATION)
+def test_a_fabricated_quote_is_dropped_counted_and_never_shown(base_assessor) -> None:
+    made_up = judgement("true", for_statement=[(1, "Moscow has already sent ten thousand troops.")])
+    a = assess(base_assessor, FakeLLM(default=made_up), INVITATION)
     assert a.claims_made == 5 and a.claims_kept == 0
     assert all(not v.assessed for v in a.variables)
     shown = " ".join(c.quote for v in a.variables for c in v.evidence_for + v.evidence_against)
     assert "ten thousand" not in shown
     assert any("not found in their passages" in n for n in a.notes)
     assert a.likelihood is None and a.likelihood_note == NO_EVIDENCE_NOTE
+
+
+def test_the_local_path_can_only_pick_a_sentence_of_the_passages(base_assessor, prompts) -> None:
+    llm = FakeOptionLLM(reader(prompts))
+    a = assess(base_assessor, llm, INVITATION, DEFENDED)
+    schema = llm.calls[0].schema.model_json_schema()
+    offered = schema["properties"]["sentence"]["enum"]
+    assert "The president of Ruritania formally asked Moscow to send troops to restore order." in offered
+    assert a.claims_made == a.claims_kept == 5
+    # a model that wrote anything else would not fit the schema: that is invalid output, not a claim
+    bad = FakeOptionLLM(reader(prompts)).enqueue(Invalid("not one of the sentences"))
+    assert assess(base_assessor, bad, INVITATION).engine == "indicators"
+    assert sentence("x") == {"sentence": "x"}
 
 
 def test_quotes_match_across_typography_but_not_paraphrase() -> None:

@@ -7,7 +7,8 @@ Each variable has a plain factual statement about the place and its negation
   :class:`~bot.core.ports.OptionLLM`) is asked "is it true? yes/no" of the statement and of its
   negation, and the lean is ``P(yes | statement) - P(yes | negation)``: a small model's constant
   yes-bias cancels (measured in ``benchmarks/framings.py``; docs/evaluation.md has the figures);
-  it then copies the sentence that best shows the side it leaned to;
+  it then picks the sentence of the passages that best shows the side it leaned to, its answer
+  constrained by a grammar to the passages' own sentences (so a small model cannot paraphrase);
 * any other model (hosted or served) answers a structured question per variable: the evidence for
   the statement, the evidence for its negation (each a passage number and a verbatim quote), and
   whether the statement is true, false or unclear; with ``samples`` > 1 it is asked several times
@@ -32,6 +33,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, create_model
 
 from bot.core.framework import VariableSpec
+from bot.core.indicators import split_sentences
 from bot.core.models import Citation, Claim, Passage, VariableAssessment
 from bot.core.ports import OptionLLM, StructuredLLM
 from bot.core.prompts import Prompts
@@ -86,6 +88,26 @@ def quote_schema(n_passages: int) -> type[BaseModel]:
     return create_model("QuoteOut", __base__=_QuoteOut, passage=(Literal[numbers], ...))  # type: ignore[valid-type]
 
 
+MAX_SENTENCES = 80  # the grammar's enum stays small enough to compile in milliseconds
+
+
+def passage_sentences(passages: Sequence[Passage]) -> list[tuple[int, str]]:
+    """(passage number, sentence) for every sentence of the passages, in order, each once."""
+    seen: set[str] = set()
+    out: list[tuple[int, str]] = []
+    for n, p in enumerate(passages, 1):
+        for sentence in split_sentences(" ".join(p.text.split())):
+            if sentence not in seen and len(sentence) <= 400:
+                seen.add(sentence)
+                out.append((n, sentence))
+    return out[:MAX_SENTENCES]
+
+
+def sentence_schema(sentences: Sequence[str]) -> type[BaseModel]:
+    """One sentence, chosen from ``sentences``: a grammar-constrained model can only copy one."""
+    return create_model("SentenceOut", sentence=(Literal[tuple(sentences)], ...))  # type: ignore[valid-type]
+
+
 @lru_cache(maxsize=64)
 def judgement_schema(n_passages: int, max_claims: int = 3) -> type[BaseModel]:
     quote = quote_schema(n_passages)
@@ -132,7 +154,9 @@ class Judge:
         self.probabilities = isinstance(llm, OptionLLM)
 
     # -- one variable ---------------------------------------------------------------------
-    def _ask_probabilities(self, block: str, spec: VariableSpec, subject: str) -> VariableJudgement:
+    def _ask_probabilities(
+        self, block: str, spec: VariableSpec, subject: str, sentences: list[tuple[int, str]]
+    ) -> VariableJudgement:
         assert isinstance(self.llm, OptionLLM)
         st = spec.judge.statement.format(subject=subject)
         neg = spec.judge.negation.format(subject=subject)
@@ -144,14 +168,20 @@ class Judge:
         p_neg = ask(neg)
         lean = p_st - p_neg
         side = st if lean >= 0 else neg
-        n = block.count("\n[") + 1
-        out = self.llm.generate(
-            self.system, block + self.prompts.render("judge_quote", side=side).rstrip(), quote_schema(n)
-        )
-        proposed = [Proposed(int(out.passage), out.quote, lean >= 0)]  # type: ignore[attr-defined]
+        proposed: list[Proposed] = []
+        if sentences:
+            out = self.llm.generate(
+                self.system, block + self.prompts.render("judge_quote", side=side).rstrip(),
+                sentence_schema([text for _, text in sentences]),
+            )
+            chosen = str(out.sentence)  # type: ignore[attr-defined]
+            n = next((n for n, text in sentences if text == chosen), 0)
+            proposed.append(Proposed(n, chosen, lean >= 0))
         return VariableJudgement(lean, proposed, f"P(yes) {p_st:.2f} for the statement, {p_neg:.2f} for its negation")
 
-    def _ask_structured(self, block: str, spec: VariableSpec, subject: str) -> VariableJudgement:
+    def _ask_structured(
+        self, block: str, spec: VariableSpec, subject: str, sentences: list[tuple[int, str]]
+    ) -> VariableJudgement:
         st = spec.judge.statement.format(subject=subject)
         n = block.count("\n[") + 1
         schema = judgement_schema(n, self.max_claims)
@@ -233,11 +263,12 @@ class Judge:
     ) -> tuple[list[VariableAssessment], int, int]:
         """Judge the five variables over ``passages``; returns (variables, claims made, claims kept)."""
         block = passages_block(passages)
+        sentences = passage_sentences(passages) if self.probabilities else []
         variables: list[VariableAssessment] = []
         made = kept = 0
         for spec in self.framework.variables:
             ask = self._ask_probabilities if self.probabilities else self._ask_structured
-            judgement = ask(block, spec, subject)
+            judgement = ask(block, spec, subject, sentences)
             va, m, k = self.verify(spec, judgement, passages)
             made += m
             kept += k
