@@ -98,6 +98,8 @@ def eval_cases(
     ] = False,
 ) -> None:
     """Assess every case of a case file as of its date; Brier, accuracy, variable agreement, citation checks."""
+    from rich.markup import escape
+
     from bot.evaluation.cases import load_cases
     from bot.evaluation.report import compare_eval, reliability_png, render_eval
     from bot.evaluation.runner import EvalReport, run_cases
@@ -117,9 +119,14 @@ def eval_cases(
         )
     if write_params:
         target = settings.prompts_dir / "scoring.yaml"
-        _write_params(target, report)
         assert report.calibration is not None
-        report.calibration.written_to = str(target)
+        if report.calibration.warnings:  # a fit that does not beat the base rate is not shipped
+            _console(stderr=True).print(
+                f"[yellow]not written: {escape(report.calibration.warnings[0])}[/yellow]"
+            )
+        else:
+            _write_params(target, report)
+            report.calibration.written_to = str(target)
     out_json = out / f"eval-{report.label}.json"
     _write_json(out_json, report.model_dump_json(indent=2))
     png = reliability_png(report, out / f"reliability-{report.label}.png")
