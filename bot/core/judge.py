@@ -177,7 +177,7 @@ class Judge:
             chosen = str(out.sentence)  # type: ignore[attr-defined]
             n = next((n for n, text in sentences if text == chosen), 0)
             proposed.append(Proposed(n, chosen, lean >= 0))
-        return VariableJudgement(lean, proposed, f"P(yes) {p_st:.2f} for the statement, {p_neg:.2f} for its negation")
+        return VariableJudgement(lean, proposed, f"the model rated the statement {p_st:.0%} likely true and its opposite {p_neg:.0%}")
 
     def _ask_structured(
         self, block: str, spec: VariableSpec, subject: str, sentences: list[tuple[int, str]]
@@ -194,8 +194,9 @@ class Judge:
             proposed += [Proposed(int(c.passage), c.quote, True) for c in out.evidence_for_statement]  # type: ignore[attr-defined]
             proposed += [Proposed(int(c.passage), c.quote, False) for c in out.evidence_for_negation]  # type: ignore[attr-defined]
         lean = statistics.median(leans)
-        answers = ", ".join(f"{x:+.0f}" for x in leans)
-        return VariableJudgement(lean, proposed, f"answers {answers} (median {lean:+.1f})")
+        words = {1.0: "true", -1.0: "false", 0.0: "unclear"}
+        answers = ", ".join(words.get(x, f"{x:+.1f}") for x in leans)
+        return VariableJudgement(lean, proposed, f"the model judged the statement {answers}")
 
     # -- checking and scoring (pure) ------------------------------------------------------
     @staticmethod
@@ -239,8 +240,8 @@ class Judge:
         score = lean_to_score(lean)
         direction = "towards" if lean > 0 else "against"
         rationale = (
-            f"Leans {direction} intervention ({judgement.detail})." if abs(lean) >= CUTS[0]
-            else f"No clear lean either way ({judgement.detail})."
+            f"Leans {direction} intervention: {judgement.detail}." if abs(lean) >= CUTS[0]
+            else f"No clear lean either way: {judgement.detail}."
         )
         return (
             VariableAssessment(
