@@ -15,6 +15,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def shared_dir() -> Path:
+    """The team's shared folder (seed article, evaluation cases) of a checkout: ``shared/`` beside
+    the repository root. A checkout one level further down (a git worktree in ``wt/NAME`` beside
+    the main one) finds the same folder one level up. For tests and benchmarks; the path may not
+    exist (a wheel install, a clone on its own), so callers check and skip."""
+    for base in (REPO_ROOT.parent, REPO_ROOT.parent.parent):
+        if (base / "shared").is_dir():
+            return base / "shared"
+    return REPO_ROOT.parent / "shared"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ANALYST_", env_file=".env", env_file_encoding="utf-8", extra="ignore"

@@ -21,6 +21,7 @@ from fakes import FakeLLM, Unchecked, answer
 from rich.console import Console
 from typer.testing import CliRunner
 
+from bot.config import shared_dir
 from bot.core.models import VARIABLES, Assessment, Citation, Passage, VariableAssessment
 from bot.core.scoring import ScoringParams, likelihood
 from bot.errors import BadInput
@@ -41,7 +42,7 @@ from bot.evaluation.runner import (
     write_params,
 )
 
-DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev" / "cases.yaml"
+DEV = shared_dir() / "eval" / "dev" / "cases.yaml"
 
 
 def cli() -> typer.Typer:
