@@ -57,6 +57,9 @@ def load_scoring_params(settings: Settings) -> ScoringParams:
 
 
 class App:
+    """The shared resources. A context manager: ``with App(settings) as app: ...`` closes the stores,
+    the lexical index and the LLM on the way out, whatever happened inside."""
+
     def __init__(self, settings: Settings, *, llm: Any = None, build_llm: bool = True) -> None:
         self.settings = settings
         self.prompts: Prompts = load_prompts(settings.prompts_dir)  # validated at start
@@ -101,7 +104,14 @@ class App:
     ) -> Assessment:
         return self.assessor.assess(question, self.retriever(collection), as_of=as_of, engine=engine)  # type: ignore[arg-type]
 
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
+        """Idempotent: closing twice (or after ``with``) is harmless."""
         with self._lock:
             for s in self._stores.values():
                 s.close()
