@@ -53,7 +53,6 @@ from bot.config import Settings, shared_dir  # noqa: E402
 from bot.corpus.document import Document  # noqa: E402
 from bot.corpus.loaders import load_file  # noqa: E402
 from bot.embeddings import TOKENIZER_PATH, MiniLMEmbedder, shared_embedder  # noqa: E402
-from bot.evaluation.metrics import percentile  # noqa: E402
 from bot.store import CorpusStore, LexicalIndex, SearchFilter, date_ord  # noqa: E402
 
 SOURCES_DIRS = [ROOT / "knowledge", shared_dir() / "eval" / "dev" / "docs"]
@@ -98,8 +97,8 @@ def summary_ms(xs: list[float]) -> dict[str, float]:
     ms = [x * 1000 for x in xs]
     return {
         "n": len(ms),
-        "p50_ms": round(percentile(ms, 50), 2),
-        "p95_ms": round(percentile(ms, 95), 2),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
         "mean_ms": round(statistics.fmean(ms), 2) if ms else float("nan"),
         "max_ms": round(max(ms), 2) if ms else float("nan"),
     }

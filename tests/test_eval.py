@@ -309,6 +309,7 @@ def test_agreement_counts_insufficient_separately():
 def test_percentile_and_reliability_bins():
     assert M.percentile([10, 20, 30, 40], 50) == 25
     assert M.percentile([5.0], 95) == 5.0
+    assert math.isnan(M.percentile([], 50))  # no latencies: n/a, not an error
     bins = M.reliability_bins([0.1, 0.15, 0.9, 1.0], [0, 1, 1, 1], n_bins=5)
     assert [b["count"] for b in bins] == [2, 0, 0, 0, 2]
     assert bins[0]["observed"] == 0.5 and bins[4]["observed"] == 1.0
