@@ -6,6 +6,7 @@ README.md documents each one. No other module reads the environment.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -13,6 +14,20 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def packaged_dir(name: str) -> Path:
+    """``prompts`` or ``knowledge``, the folders that ship with the project.
+
+    An installed wheel carries them as package data (``bot/_data/<name>``, see setup.py), found
+    through ``importlib.resources``; a source checkout or an editable install has them at the
+    repository root, where the project keeps them. Wheels install unpacked, so this is a real
+    folder (``prompts/scoring.yaml`` is rewritten in place by ``analyst eval --write-params``).
+    """
+    packaged = resources.files("bot").joinpath("_data", name)
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
+    return REPO_ROOT / name
 
 
 def shared_dir() -> Path:
@@ -60,7 +75,7 @@ class Settings(BaseSettings):
     # --- assessment ----------------------------------------------------------------------
     max_question_chars: int = Field(500, ge=20)
     assessment_passages: int = Field(12, ge=3, le=30)
-    prompts_dir: Path = REPO_ROOT / "prompts"
+    prompts_dir: Path = Field(default_factory=lambda: packaged_dir("prompts"))
     llm_provider: Literal["none", "openai", "anthropic", "ollama", "llamacpp"] = "none"
     llm_model: str = ""
     llm_base_url: str | None = None

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from bot.config import REPO_ROOT, Settings
+from bot.config import Settings, packaged_dir
 from bot.errors import ConfigError, UserError
 
 
@@ -146,7 +146,7 @@ def eval_retrieval(
     from bot.evaluation.runner import RetrievalReport, run_retrieval
 
     settings = _settings()
-    dirs = list(corpus) if corpus else [REPO_ROOT / "knowledge"]
+    dirs = list(corpus) if corpus else [packaged_dir("knowledge")]
     for d in dirs:
         if not d.exists():
             raise UserError(f"{d}: no such file or folder")

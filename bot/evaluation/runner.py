@@ -26,7 +26,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, computed_field
 
-from bot.config import REPO_ROOT, Settings
+from bot.config import REPO_ROOT, Settings, packaged_dir
 from bot.core.models import VARIABLES, Assessment, Passage
 from bot.core.ports import Retriever
 from bot.core.scoring import ScoringParams
@@ -324,7 +324,7 @@ def run_cases(
         with App(s, llm=llm, build_llm=engine != "indicators") as app:
             paths = case_file.doc_paths()
             if with_starter_corpus:
-                paths += [p for p in sorted((REPO_ROOT / "knowledge").rglob("*")) if p.is_file()]
+                paths += [p for p in sorted(packaged_dir("knowledge").rglob("*")) if p.is_file()]
             n_docs, warnings = _index(app, collection, paths, s, progress)
             warnings += _dating_warnings(app, collection, case_file)
             results: list[CaseResult] = []
