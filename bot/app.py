@@ -88,13 +88,23 @@ class App:
         with self._lock:
             if name not in self._stores:
                 if self._client is None:
-                    self._client = open_chroma_client(self.settings)
+                    self._client = self._open_client()
                 if self._lexical is None:
                     self._lexical = LexicalIndex(self.settings.lexical_path)
                 self._stores[name] = CorpusStore(
                     self.settings, self.embedder, collection=name, client=self._client, lexical=self._lexical
                 )
             return self._stores[name]
+
+    def _open_client(self) -> Any:
+        if self.settings.chroma_mode != "http":
+            return open_chroma_client(self.settings)
+        from bot import chroma_http
+
+        chroma_http.check_server(self.settings)  # chromadb's client would wait for ever on a silent server
+        client = open_chroma_client(self.settings)
+        chroma_http.bound_client(client, self.settings.chroma_timeout_s)
+        return client
 
     def retriever(self, collection: str | None = None) -> StoreRetriever:
         return StoreRetriever(self.store(collection))

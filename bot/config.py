@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 8000
     chroma_ssl: bool = False
+    chroma_timeout_s: float = Field(30.0, gt=0)  # every request to a Chroma server, in http mode
     collection: str = Field("corpus", min_length=3, max_length=40)  # + "-g<guild id>" <= chroma's 63
 
     # --- embedding and chunking ----------------------------------------------------------
