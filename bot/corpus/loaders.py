@@ -205,20 +205,20 @@ def document_from_text(
 _NUMERIC_DATE = re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
 
 
-def _written_dates(html: str) -> set[dt.date]:
-    """Every full date (day, month and year) written anywhere in a page: in its text, its meta
-    tags, its JSON-LD or its links (numeric forms such as 2022-09-13 or /2022/09/13/, and
-    written ones such as "13 September 2022")."""
-    found: set[dt.date] = set()
+def _day_is_written(html: str, day: dt.date) -> bool:
+    """Whether ``day`` is written in full (day, month and year) anywhere in a page: its text, meta
+    tags, JSON-LD or links, in a numeric form (2022-09-13, /2022/09/13/) or in words
+    ("13 September 2022"). Only candidates of the right year are parsed."""
     for m in _NUMERIC_DATE.finditer(html):
-        with contextlib.suppress(ValueError):
-            found.add(dt.date(int(m[1]), int(m[2]), int(m[3])))
+        if (int(m[1]), int(m[2]), int(m[3])) == (day.year, day.month, day.day):
+            return True
+    year = str(day.year)
     for m in _FULL_DATE.finditer(html):
-        with contextlib.suppress(ValueError):
-            d = parse_date(next(g for g in m.groups() if g))
-            if d is not None:
-                found.add(d)
-    return found
+        if year in m.group(0):
+            with contextlib.suppress(ValueError):
+                if parse_date(next(g for g in m.groups() if g)) == day:
+                    return True
+    return False
 
 
 def _valid_url_or_none(value: object) -> str | None:
@@ -251,7 +251,7 @@ def _html_to_text(html: str, origin: str) -> tuple[str, dict, list[str]]:
             day = parse_date(str(date))
         except ValueError:
             day = None
-        if day is None or day not in _written_dates(html):
+        if day is None or not _day_is_written(html, day):
             warnings.append(
                 f"the page gives no full date (only a month or a year; the extractor guessed {date}): "
                 "left undated, set one with --date"
