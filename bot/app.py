@@ -59,6 +59,9 @@ def load_scoring_params(settings: Settings) -> ScoringParams:
 
 
 class App:
+    """The shared resources. A context manager: ``with App(settings) as app: ...`` closes the stores,
+    the lexical index and the LLM on the way out, whatever happened inside."""
+
     def __init__(self, settings: Settings, *, llm: Any = None, build_llm: bool = True) -> None:
         self.settings = settings
         self.prompts: Prompts = load_prompts(settings.prompts_dir)  # validated at start
@@ -89,13 +92,23 @@ class App:
         with self._lock:
             if name not in self._stores:
                 if self._client is None:
-                    self._client = open_chroma_client(self.settings)
+                    self._client = self._open_client()
                 if self._lexical is None:
                     self._lexical = LexicalIndex(self.settings.lexical_path)
                 self._stores[name] = CorpusStore(
                     self.settings, self.embedder, collection=name, client=self._client, lexical=self._lexical
                 )
             return self._stores[name]
+
+    def _open_client(self) -> Any:
+        if self.settings.chroma_mode != "http":
+            return open_chroma_client(self.settings)
+        from bot import chroma_http
+
+        chroma_http.check_server(self.settings)  # chromadb's client would wait for ever on a silent server
+        client = open_chroma_client(self.settings)
+        chroma_http.bound_client(client, self.settings.chroma_timeout_s)
+        return client
 
     def retriever(self, collection: str | None = None) -> StoreRetriever:
         return StoreRetriever(self.store(collection))
@@ -113,7 +126,14 @@ class App:
             question, self.retriever(collection), as_of=as_of, engine=engine, on_progress=on_progress  # type: ignore[arg-type]
         )
 
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
+        """Idempotent: closing twice (or after ``with``) is harmless."""
         with self._lock:
             for s in self._stores.values():
                 s.close()

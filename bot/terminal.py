@@ -1,14 +1,33 @@
-"""Rendering for the terminal (rich): the same content the Discord answer carries."""
+"""Rendering for the terminal (rich): the same content the Discord answer carries.
+
+Everything that comes from data (titles, questions, rationales, links) goes in as ``Text``, never as a
+markup string, so a ``[/]`` in a title is shown as written instead of breaking the output. Control
+characters are stripped at ingest (``bot.corpus.cleaning.strip_controls``) and again here
+(``safe``), so a document or an LLM answer cannot move the cursor, clear the screen, write the
+clipboard (OSC 52) or plant a hidden link (OSC 8) in the analyst's terminal.
+"""
 
 from __future__ import annotations
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from bot.core.models import Assessment, Passage, VariableAssessment
 from bot.core.scoring import score_bar
+from bot.corpus.cleaning import strip_controls
+
+
+def safe(value: object) -> str:
+    """Data as plain text for the terminal: no control characters, no escape sequences."""
+    return strip_controls(str(value))
+
+
+def markup_safe(value: object) -> str:
+    """Data to interpolate into a rich markup string: safe, and its brackets escaped."""
+    return escape(safe(value))
 
 VERDICT_STYLE = {
     "very unlikely": "bold green",
@@ -28,11 +47,11 @@ NAMES = {
 
 def passage_line(n: int, p: Passage) -> Text:
     line = Text(f"[{n}] ", style="bold")
-    line.append(p.label)
+    line.append(safe(p.label))
     if p.source:
-        line.append(f" — {p.source}", style="dim")
+        line.append(f" — {safe(p.source)}", style="dim")
     if p.url:
-        line.append(f"\n    {p.url}", style="blue underline")
+        line.append(f"\n    {safe(p.url)}", style="blue underline")
     return line
 
 
@@ -43,7 +62,7 @@ def _claims(a: Assessment, v: VariableAssessment) -> Text:
             if out:
                 out.append("\n")
             out.append(f"{label} [{c.passage}] ", style=f"bold {style}")
-            out.append(f"\u201c{short(c.quote, 150)}\u201d")
+            out.append(f"\u201c{short(safe(c.quote), 150)}\u201d")
     return out
 
 
@@ -81,19 +100,19 @@ def render_assessment(a: Assessment) -> Group:
             score = Text("no checked\nevidence", style="dim italic")
         evidence = _claims(a, v)
         if not evidence:
-            evidence = Text(v.rationale or "—", style="dim")
+            evidence = Text(safe(v.rationale or "—"), style="dim")
         table.add_row(NAMES[v.variable], score, evidence)
-    parts: list = [head, Text(a.summary), table]
+    parts: list = [head, Text(safe(a.summary)), table]
     cited = a.cited_passage_numbers()
     if cited:
         parts.append(Text("Sources", style="bold"))
         parts.extend(passage_line(n, a.passages[n - 1]) for n in cited if n <= len(a.passages))
     for note in a.notes:
-        parts.append(Text(f"Note: {note}", style="yellow"))
+        parts.append(Text(f"Note: {safe(note)}", style="yellow"))
     as_of = f" · as of {a.as_of}" if a.as_of else ""
     engine = "indicator-based (no LLM)" if a.engine == "indicators" else f"LLM {a.model}"
-    parts.append(Text(f"{engine}{as_of} · {a.timings.total_ms / 1000:.2f} s", style="dim"))
-    title = f"{a.question}  [{a.subject}]"
+    parts.append(Text(f"{safe(engine)}{as_of} · {a.timings.total_ms / 1000:.2f} s", style="dim"))
+    title = Text(safe(f"{a.question}  [{a.subject}]"))  # Text, not markup: the question is the user's
     return Group(Panel(Group(*parts), title=title, title_align="left", border_style=style))
 
 
@@ -101,7 +120,7 @@ def render_passages(passages: list[Passage]) -> Group:
     items = []
     for i, p in enumerate(passages, start=1):
         items.append(passage_line(i, p))
-        items.append(Text(p.text + "\n"))
+        items.append(Text(safe(p.text) + "\n"))
     return Group(*items)
 
 

@@ -21,6 +21,7 @@ from fakes import FakeOptionLLM
 from rich.console import Console
 from typer.testing import CliRunner
 
+from bot.config import shared_dir
 from bot.core.models import VARIABLES, Assessment, Citation, Passage, VariableAssessment
 from bot.core.scoring import ScoringParams, likelihood
 from bot.errors import BadInput
@@ -41,7 +42,7 @@ from bot.evaluation.runner import (
     write_params,
 )
 
-DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev" / "cases.yaml"
+DEV = shared_dir() / "eval" / "dev" / "cases.yaml"
 
 
 def cli() -> typer.Typer:
@@ -307,6 +308,7 @@ def test_agreement_counts_insufficient_separately():
 def test_percentile_and_reliability_bins():
     assert M.percentile([10, 20, 30, 40], 50) == 25
     assert M.percentile([5.0], 95) == 5.0
+    assert math.isnan(M.percentile([], 50))  # no latencies: n/a, not an error
     bins = M.reliability_bins([0.1, 0.15, 0.9, 1.0], [0, 1, 1, 1], n_bins=5)
     assert [b["count"] for b in bins] == [2, 0, 0, 0, 2]
     assert bins[0]["observed"] == 0.5 and bins[4]["observed"] == 1.0

@@ -10,8 +10,9 @@ from typing import Annotated
 
 import typer
 
-from bot.config import REPO_ROOT, Settings
+from bot.config import Settings, packaged_dir
 from bot.errors import ConfigError, UserError
+from bot.terminal import markup_safe
 
 
 class EngineOpt(StrEnum):
@@ -55,8 +56,8 @@ def _progress() -> Iterator:
         def update(what: str, done: int, total: int) -> None:
             stage = "indexing" if what == "indexing" else "searching" if what == "searching" else "assessing"
             if stage not in tasks:
-                tasks[stage] = bar.add_task(what, total=total)
-            bar.update(tasks[stage], description=what, completed=done, total=total)
+                tasks[stage] = bar.add_task(markup_safe(what), total=total)
+            bar.update(tasks[stage], description=markup_safe(what), completed=done, total=total)
 
         yield update
 
@@ -134,7 +135,7 @@ def eval_cases(
     console.print(render_eval(report))
     if old is not None:
         console.print(compare_eval(old, report))
-    console.print(f"report: {out_json}" + (f"; reliability diagram: {png}" if png else ""))
+    console.print(f"report: {markup_safe(out_json)}" + (f"; reliability diagram: {markup_safe(png)}" if png else ""))
     if not report.passed:
         raise typer.Exit(1)
 
@@ -153,7 +154,7 @@ def eval_retrieval(
     from bot.evaluation.runner import RetrievalReport, run_retrieval
 
     settings = _settings()
-    dirs = list(corpus) if corpus else [REPO_ROOT / "knowledge"]
+    dirs = list(corpus) if corpus else [packaged_dir("knowledge")]
     for d in dirs:
         if not d.exists():
             raise UserError(f"{d}: no such file or folder")
@@ -165,7 +166,7 @@ def eval_retrieval(
     _console().print(retrieval_table(report))
     if old is not None:
         _console().print(compare_retrieval(old, report))
-    _console().print(f"report: {out_json}")
+    _console().print(f"report: {markup_safe(out_json)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 from bot.core.models import VARIABLES
 from bot.core.scoring import VERDICT_BANDS, ScoringParams, likelihood, verdict
 
@@ -57,13 +59,8 @@ def accuracy(probs: Sequence[float], outcomes: Sequence[int], threshold: float =
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolated percentile (``q`` in 0..100), as numpy's default."""
-    if not values:
-        return math.nan
-    xs = sorted(values)
-    pos = (len(xs) - 1) * q / 100
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+    """numpy's (linear) percentile, ``q`` in 0..100; NaN for no values (a report shows "n/a")."""
+    return float(np.percentile(values, q)) if len(values) else math.nan
 
 
 # --- the three-way view --------------------------------------------------------------------------

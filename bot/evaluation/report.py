@@ -13,6 +13,7 @@ from bot.core.models import VARIABLES
 from bot.core.scoring import VERDICT_BANDS
 from bot.evaluation.metrics import OUTCOMES, VERDICTS
 from bot.evaluation.runner import EvalReport, RetrievalReport
+from bot.terminal import markup_safe, safe
 
 SHORT = {"trigger": "trig", "local_support": "supp", "military_opposition": "oppo", "feasibility": "feas", "costs": "cost"}
 OUTCOME_ABBR = {"intervened": "yes", "limited": "limited", "not_intervened": "no"}
@@ -36,7 +37,7 @@ def ms(x: float | None) -> str:
 
 def case_table(report: EvalReport) -> Table:
     t = Table(
-        title=f"{report.label}: {len(report.results)} cases, engine {report.engine_requested}",
+        title=f"{markup_safe(report.label)}: {len(report.results)} cases, engine {report.engine_requested}",
         box=box.SIMPLE_HEAD, pad_edge=False,
     )
     t.add_column("case", no_wrap=True)
@@ -50,7 +51,7 @@ def case_table(report: EvalReport) -> Table:
     for r in report.results:
         outcome = OUTCOME_ABBR[r.outcome] + ("*" if r.framework_miss else "")
         if r.error:
-            t.add_row(r.id, outcome, Text(f"error: {r.error}", style="red"), *[""] * 7, ms(r.latency_ms))
+            t.add_row(Text(safe(r.id)), outcome, Text(safe(f"error: {r.error}"), style="red"), *[""] * 7, ms(r.latency_ms))
             continue
         cells = []
         for v in VARIABLES:
@@ -67,7 +68,7 @@ def case_table(report: EvalReport) -> Table:
         right = (r.probability >= 0.5) == y
         shown = "" if r.likelihood_shown else "·"
         t.add_row(
-            r.id, outcome,
+            Text(safe(r.id)), outcome,
             Text("n/a" if r.likelihood is None else f"{r.likelihood}%{shown}", style="green" if right else "red"),
             *cells,
             f"{r.citations_valid}/{r.citations_shown}",
@@ -229,7 +230,7 @@ def retrieval_table(report: RetrievalReport) -> Group:
         mt.add_column("vector / lexical rank", justify="right")
         for q in misses:
             ranks = " / ".join(str(q.modes[m].first_rank or "-") for m in ("vector", "lexical"))
-            mt.add_row(q.question, ", ".join(q.relevant), ranks)
+            mt.add_row(Text(safe(q.question)), Text(safe(", ".join(q.relevant))), ranks)
         parts.append(mt)
     return Group(*parts)
 
@@ -282,11 +283,11 @@ def compare_eval(old: EvalReport, new: EvalReport) -> Group:
     for r in new.results:
         o = before.get(r.id)
         if o is None:
-            moved.add_row(r.id, r.outcome, f"new → {r.likelihood}", "")
+            moved.add_row(Text(safe(r.id)), r.outcome, f"new → {r.likelihood}", "")
             continue
         changed = [f"{SHORT[v]} {o.scores.get(v)}→{r.scores.get(v)}" for v in VARIABLES if o.scores.get(v) != r.scores.get(v)]
         if o.likelihood != r.likelihood or changed:
-            moved.add_row(r.id, r.outcome, f"{o.likelihood} → {r.likelihood}", ", ".join(changed))
+            moved.add_row(Text(safe(r.id)), r.outcome, f"{o.likelihood} → {r.likelihood}", ", ".join(changed))
     parts: list = [t]
     if moved.row_count:
         parts.append(moved)

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, computed_field
 
-from bot.config import REPO_ROOT, Settings
+from bot.config import REPO_ROOT, Settings, packaged_dir
 from bot.core.models import VARIABLES, Assessment, Passage
 from bot.core.ports import Retriever
 from bot.core.scoring import ScoringParams, verdict
@@ -352,23 +352,22 @@ def run_cases(
     tmp = Path(tempfile.mkdtemp(prefix="analyst-eval-"))
     collection = "eval"
     s = settings.model_copy(update={"data_dir": tmp, "collection": collection, "chroma_mode": "embedded", "history_url": None})
-    app = App(s, llm=llm, build_llm=engine != "indicators")
     try:
-        paths = case_file.doc_paths()
-        if with_starter_corpus:
-            paths += [p for p in sorted((REPO_ROOT / "knowledge").rglob("*")) if p.is_file()]
-        n_docs, warnings = _index(app, collection, paths, s, progress)
-        warnings += _dating_warnings(app, collection, case_file)
-        results: list[CaseResult] = []
-        for i, case in enumerate(case_file.cases, start=1):
-            if progress:
-                progress(f"assessing {case.id}", i - 1, len(case_file.cases))
-            results.append(assess_case(app, case, engine, collection))
-            if progress:
-                progress(f"assessed {case.id}", i, len(case_file.cases))
-        params = app.assessor.params
+        with App(s, llm=llm, build_llm=engine != "indicators") as app:
+            paths = case_file.doc_paths()
+            if with_starter_corpus:
+                paths += [p for p in sorted(packaged_dir("knowledge").rglob("*")) if p.is_file()]
+            n_docs, warnings = _index(app, collection, paths, s, progress)
+            warnings += _dating_warnings(app, collection, case_file)
+            results: list[CaseResult] = []
+            for i, case in enumerate(case_file.cases, start=1):
+                if progress:
+                    progress(f"assessing {case.id}", i - 1, len(case_file.cases))
+                results.append(assess_case(app, case, engine, collection))
+                if progress:
+                    progress(f"assessed {case.id}", i, len(case_file.cases))
+            params = app.assessor.params
     finally:
-        app.close()
         shutil.rmtree(tmp, ignore_errors=True)
     summary = summarise(results, case_file.cases)
     report = EvalReport(
@@ -548,38 +547,37 @@ def run_retrieval(
     tmp = Path(tempfile.mkdtemp(prefix="analyst-evalret-"))
     collection = "evalret"
     s = settings.model_copy(update={"data_dir": tmp, "collection": collection, "chroma_mode": "embedded", "history_url": None})
-    app = App(s, build_llm=False)
     try:
-        from bot.ingest import ingest_items
+        with App(s, build_llm=False) as app:
+            from bot.ingest import ingest_items
 
-        outcomes = ingest_items(
-            app.store(collection), [str(p) for p in corpus], s,
-            progress=(lambda i, n, _o: progress("indexing", i, n)) if progress else None,
-        )
-        failed = [f"{o.name}: {o.reason}" for o in outcomes if o.status == "failed"]
-        if failed:
-            raise BadInput("corpus documents failed to index: " + "; ".join(failed[:5]))
-        name_to_id: dict[str, str] = {o.name: o.doc_id for o in outcomes if o.doc_id}
-        missing = sorted({r for q in questions for r in q.relevant if r not in name_to_id})
-        if missing:
-            raise BadInput(f"{questions_path}: relevant files not in the corpus: {', '.join(missing[:8])}")
-        store = app.store(collection)
-        results: list[QuestionResult] = []
-        latencies: dict[str, list[float]] = {m: [] for m in MODES}
-        for i, q in enumerate(questions, start=1):
-            rel = {name_to_id[r] for r in q.relevant}
-            modes: dict[str, ModeResult] = {}
-            for mode in MODES:
-                t0 = time.perf_counter()
-                passages = store.search(q.question, k, SearchFilter(), mode=mode)
-                latencies[mode].append((time.perf_counter() - t0) * 1000)
-                modes[mode] = score_ranking([p.doc_id for p in passages], rel)
-            results.append(QuestionResult(question=q.question, relevant=q.relevant, modes=modes))
-            if progress:
-                progress("searching", i, len(questions))
-        n_docs = sum(o.status in ("added", "updated") for o in outcomes)
+            outcomes = ingest_items(
+                app.store(collection), [str(p) for p in corpus], s,
+                progress=(lambda i, n, _o: progress("indexing", i, n)) if progress else None,
+            )
+            failed = [f"{o.name}: {o.reason}" for o in outcomes if o.status == "failed"]
+            if failed:
+                raise BadInput("corpus documents failed to index: " + "; ".join(failed[:5]))
+            name_to_id: dict[str, str] = {o.name: o.doc_id for o in outcomes if o.doc_id}
+            missing = sorted({r for q in questions for r in q.relevant if r not in name_to_id})
+            if missing:
+                raise BadInput(f"{questions_path}: relevant files not in the corpus: {', '.join(missing[:8])}")
+            store = app.store(collection)
+            results: list[QuestionResult] = []
+            latencies: dict[str, list[float]] = {m: [] for m in MODES}
+            for i, q in enumerate(questions, start=1):
+                rel = {name_to_id[r] for r in q.relevant}
+                modes: dict[str, ModeResult] = {}
+                for mode in MODES:
+                    t0 = time.perf_counter()
+                    passages = store.search(q.question, k, SearchFilter(), mode=mode)
+                    latencies[mode].append((time.perf_counter() - t0) * 1000)
+                    modes[mode] = score_ranking([p.doc_id for p in passages], rel)
+                results.append(QuestionResult(question=q.question, relevant=q.relevant, modes=modes))
+                if progress:
+                    progress("searching", i, len(questions))
+            n_docs = sum(o.status in ("added", "updated") for o in outcomes)
     finally:
-        app.close()
         shutil.rmtree(tmp, ignore_errors=True)
     n = len(results)
     summary = {
