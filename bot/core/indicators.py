@@ -18,13 +18,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections import OrderedDict
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
+from cachetools import LRUCache
 
 from bot.core.framework import Framework, VariableSpec
 from bot.core.models import Citation, Claim, Passage, VariableAssessment
@@ -100,20 +101,28 @@ class IndicatorEngine:
             vecs = embedder.embed(texts)
             thr = np.array([self.thresholds.get(t, FALLBACK_THRESHOLD) for t in texts], dtype=np.float32)
             self._indicators[spec.key] = (texts, dirs, vecs, thr)
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
+        # worker threads share the engine: the LRU cache is only touched under its lock
+        self._cache: LRUCache[str, np.ndarray] = LRUCache(maxsize=cache_size)
+        self._cache_lock = threading.Lock()
 
     # -- sentence vectors with an LRU cache (passages recur across questions) -------------
     def _embed_sentences(self, sentences: Sequence[str]) -> np.ndarray:
-        missing = [s for s in dict.fromkeys(sentences) if s not in self._cache]
-        if missing:
-            for s, v in zip(missing, self.embedder.embed(missing), strict=True):
-                self._cache[s] = v
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        for s in sentences:
-            self._cache.move_to_end(s)
-        return np.stack([self._cache[s] for s in sentences]) if sentences else np.zeros((0, 384), np.float32)
+        if not sentences:
+            return np.zeros((0, 384), np.float32)
+        found: dict[str, np.ndarray] = {}
+        with self._cache_lock:
+            for s in dict.fromkeys(sentences):
+                v = self._cache.get(s)
+                if v is not None:
+                    found[s] = v
+        missing = [s for s in dict.fromkeys(sentences) if s not in found]
+        if missing:  # embedded outside the lock: other threads keep reading meanwhile
+            vectors = self.embedder.embed(missing)
+            with self._cache_lock:
+                for s, v in zip(missing, vectors, strict=True):
+                    found[s] = v
+                    self._cache[s] = v
+        return np.stack([found[s] for s in sentences])
 
     def evidence(
         self, question: str, subject: str, retriever: Retriever, as_of: dt.date | None, place: Subject | None = None

@@ -30,6 +30,7 @@ from bot.core.relevance import rerank
 from bot.core.scoring import ScoringParams, likelihood, overall_confidence, verdict
 from bot.core.skill import NO_EVIDENCE_NOTE, NO_SKILL_NOTE, SkillFile, engine_key
 from bot.core.subject import RUSSIA, Subject, expand_query, extract_subject, read_question
+from bot.corpus.cleaning import strip_controls
 from bot.errors import BadQuestion, LLMError
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,9 @@ _INTERVENTION = re.compile(
 
 
 def check_question(question: str, max_chars: int) -> str:
-    """The question, stripped; or BadQuestion with a one-sentence reason."""
-    q = " ".join((question or "").split())
+    """The question, stripped of control characters and escape sequences and with its whitespace
+    collapsed; or BadQuestion with a one-sentence reason."""
+    q = " ".join(strip_controls(question or "").split())
     if not q:
         raise BadQuestion(f"Ask a question about a possible intervention, {EXAMPLE}")
     if len(q) > max_chars:
