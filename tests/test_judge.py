@@ -347,3 +347,16 @@ def test_a_place_with_no_evidence_gets_no_number(base_assessor) -> None:
         assert a.subject == place
         assert all(not v.assessed for v in a.variables)
         assert a.likelihood is None and a.computed_likelihood is None and a.likelihood_note == NO_EVIDENCE_NOTE
+
+
+def test_sentences_with_quote_marks_are_offered_safely_and_shown_as_written(base_assessor, prompts) -> None:
+    from bot.core.judge import enum_form
+
+    doc = 'Deputies in Ruritania warned against a "second Afghanistan" and asked why conscripts should die there.'
+    assert '"' not in enum_form(doc) and "\\" not in enum_form("a \\ b")
+    llm = FakeOptionLLM(reader(prompts), quote_for=lambda side, passages: {"sentence": enum_form(doc)})
+    a = assess(base_assessor, llm, doc)
+    offered = llm.calls[0].schema.model_json_schema()["properties"]["sentence"]["enum"]
+    assert all('"' not in s and "\\" not in s for s in offered)  # llama.cpp's grammar converter mis-escapes them
+    quotes = [c.quote for v in a.variables for c in v.evidence_for + v.evidence_against]
+    assert quotes and all(q == doc for q in quotes)  # the claim shows the passage's own sentence

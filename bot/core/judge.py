@@ -103,9 +103,17 @@ def passage_sentences(passages: Sequence[Passage]) -> list[tuple[int, str]]:
     return out[:MAX_SENTENCES]
 
 
+def enum_form(sentence: str) -> str:
+    """A sentence as an enum value of the grammar: double quotes and backslashes, which
+    llama.cpp's JSON-schema-to-grammar converter escapes wrongly, become ' and /. The claim
+    shown is always the passage's own sentence, found again by this form."""
+    return sentence.replace('"', "'").replace("\\", "/").replace("\u201c", "'").replace("\u201d", "'")
+
+
 def sentence_schema(sentences: Sequence[str]) -> type[BaseModel]:
     """One sentence, chosen from ``sentences``: a grammar-constrained model can only copy one."""
-    return create_model("SentenceOut", sentence=(Literal[tuple(sentences)], ...))  # type: ignore[valid-type]
+    forms = tuple(dict.fromkeys(enum_form(s) for s in sentences))
+    return create_model("SentenceOut", sentence=(Literal[forms], ...))  # type: ignore[valid-type]
 
 
 @lru_cache(maxsize=64)
@@ -175,8 +183,8 @@ class Judge:
                 sentence_schema([text for _, text in sentences]),
             )
             chosen = str(out.sentence)  # type: ignore[attr-defined]
-            n = next((n for n, text in sentences if text == chosen), 0)
-            proposed.append(Proposed(n, chosen, lean >= 0))
+            n, original = next(((n, text) for n, text in sentences if enum_form(text) == chosen), (0, chosen))
+            proposed.append(Proposed(n, original, lean >= 0))
         return VariableJudgement(lean, proposed, f"the model rated the statement {p_st:.0%} likely true and its opposite {p_neg:.0%}")
 
     def _ask_structured(
