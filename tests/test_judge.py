@@ -356,7 +356,8 @@ def test_sentences_with_quote_marks_are_offered_safely_and_shown_as_written(base
     assert '"' not in enum_form(doc) and "\\" not in enum_form("a \\ b")
     llm = FakeOptionLLM(reader(prompts), quote_for=lambda side, passages: {"sentence": enum_form(doc)})
     a = assess(base_assessor, llm, doc)
-    offered = llm.calls[0].schema.model_json_schema()["properties"]["sentence"]["enum"]
+    prop = llm.calls[0].schema.model_json_schema()["properties"]["sentence"]
+    offered = prop.get("enum") or [prop["const"]]  # one sentence: pydantic writes a const
     assert all('"' not in s and "\\" not in s for s in offered)  # llama.cpp's grammar converter mis-escapes them
     quotes = [c.quote for v in a.variables for c in v.evidence_for + v.evidence_against]
     assert quotes and all(q == doc for q in quotes)  # the claim shows the passage's own sentence
