@@ -20,12 +20,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import discord  # noqa: E402
 
 from bot.discord.testing import make_bot, running, seed, shared_app, simultaneous  # noqa: E402
-from bot.evaluation.metrics import percentile  # noqa: E402
 
 GUILD = 920_000_000_000_000_001
 QUESTIONS = [
@@ -108,11 +109,11 @@ async def bench(rounds: int, users: int, max_concurrent: int) -> None:
         f"{rounds} round(s) x {users} simultaneous /assess, max_concurrent_llm={max_concurrent}, {len(ms)} samples"
     )
     print(
-        f"time to deferral   p50 {percentile(ms, 50):6.1f} ms   p99 {percentile(ms, 99):6.1f} ms   "
+        f"time to deferral   p50 {float(np.percentile(ms, 50)):6.1f} ms   p99 {float(np.percentile(ms, 99)):6.1f} ms   "
         f"max {max(ms):6.1f} ms   (aim: p99 <= 100 ms)"
     )
     print(
-        f"event-loop lag     p50 {percentile(lag_ms, 50):6.1f} ms   p99 {percentile(lag_ms, 99):6.1f} ms   "
+        f"event-loop lag     p50 {float(np.percentile(lag_ms, 50)):6.1f} ms   p99 {float(np.percentile(lag_ms, 99)):6.1f} ms   "
         f"worst {max(lag_ms):6.1f} ms   (aim: worst <= 100 ms; {len(lag_ms)} ticks of 10 ms)"
     )
     print(

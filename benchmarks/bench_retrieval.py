@@ -6,7 +6,7 @@
 What it measures (each stage runs in its own subprocess, so ``peak_rss_mb`` is that stage's own peak,
 from ``resource.getrusage(RUSAGE_SELF).ru_maxrss``):
 
-* ``ingest``: documents generated from ``knowledge/`` and ``/work/shared/eval/dev/docs`` (sentences
+* ``ingest``: documents generated from ``knowledge/`` and ``eval/dev/docs`` of the shared folder beside the repository (sentences
   and paragraphs recombined, with varied titles, dates, sources and tags) ingested through
   ``CorpusStore.ingest`` with the real embedder (chunking, embedding, chroma write, registry swap);
   chunks/s and where the time goes. Aim: >= 20 chunks/s.
@@ -49,14 +49,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.config import Settings  # noqa: E402
+from bot.config import Settings, shared_dir  # noqa: E402
 from bot.corpus.document import Document  # noqa: E402
 from bot.corpus.loaders import load_file  # noqa: E402
 from bot.embeddings import TOKENIZER_PATH, MiniLMEmbedder, shared_embedder  # noqa: E402
-from bot.evaluation.metrics import percentile  # noqa: E402
 from bot.store import CorpusStore, LexicalIndex, SearchFilter, date_ord  # noqa: E402
 
-SOURCES_DIRS = [ROOT / "knowledge", Path("/work/shared/eval/dev/docs")]
+SOURCES_DIRS = [ROOT / "knowledge", shared_dir() / "eval" / "dev" / "docs"]
 OUT_DIR = ROOT / "benchmarks" / "out"
 SOURCES = [
     "Desk note",
@@ -98,8 +97,8 @@ def summary_ms(xs: list[float]) -> dict[str, float]:
     ms = [x * 1000 for x in xs]
     return {
         "n": len(ms),
-        "p50_ms": round(percentile(ms, 50), 2),
-        "p95_ms": round(percentile(ms, 95), 2),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
         "mean_ms": round(statistics.fmean(ms), 2) if ms else float("nan"),
         "max_ms": round(max(ms), 2) if ms else float("nan"),
     }

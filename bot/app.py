@@ -17,10 +17,12 @@ from typing import Any
 
 from bot.config import Settings
 from bot.core.indicators import load_thresholds
+from bot.core.judge import ProgressFn
 from bot.core.models import Assessment, Passage
 from bot.core.pipeline import Assessor
 from bot.core.prompts import Prompts, load_prompts
 from bot.core.scoring import ScoringParams
+from bot.core.skill import load_skill
 from bot.embeddings import MiniLMEmbedder, shared_embedder
 from bot.store import Backend, CorpusStore, SearchFilter
 
@@ -59,6 +61,9 @@ def load_scoring_params(settings: Settings) -> ScoringParams:
 
 
 class App:
+    """The shared resources. A context manager: ``with App(settings) as app: ...`` closes the stores,
+    the lexical index and the LLM on the way out, whatever happened inside."""
+
     def __init__(
         self, settings: Settings, *, llm: Any = None, build_llm: bool = True, notify: Callable[[str], None] | None = None
     ) -> None:
@@ -77,8 +82,10 @@ class App:
             llm=llm,
             params=load_scoring_params(settings),
             thresholds=load_thresholds(settings.prompts_dir / "indicator_thresholds.yaml"),
+            skill=load_skill(settings.prompts_dir / "skill.yaml"),
             n_passages=settings.assessment_passages,
             max_question_chars=settings.max_question_chars,
+            samples=settings.llm_samples,
         )
         self._backend: Backend | None = None
         self._stores: dict[str, CorpusStore] = {}
@@ -97,11 +104,26 @@ class App:
         return StoreRetriever(self.store(collection))
 
     def assess(
-        self, question: str, *, collection: str | None = None, as_of: dt.date | None = None, engine: str = "auto"
+        self,
+        question: str,
+        *,
+        collection: str | None = None,
+        as_of: dt.date | None = None,
+        engine: str = "auto",
+        on_progress: ProgressFn | None = None,
     ) -> Assessment:
-        return self.assessor.assess(question, self.retriever(collection), as_of=as_of, engine=engine)  # type: ignore[arg-type]
+        return self.assessor.assess(
+            question, self.retriever(collection), as_of=as_of, engine=engine, on_progress=on_progress  # type: ignore[arg-type]
+        )
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def close(self) -> None:
+        """Idempotent: closing twice (or after ``with``) is harmless."""
         with self._lock:
             for s in self._stores.values():
                 s.close()

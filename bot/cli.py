@@ -6,12 +6,19 @@ import datetime as dt
 import json
 import logging
 import sys
-from typing import Annotated
+import time
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bot.config import Settings
+from bot.core.models import VariableAssessment
+from bot.corpus.cleaning import strip_controls
 from bot.errors import UserError
+from bot.terminal import markup_safe, safe
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Scored, cited assessments of Russian intervention questions.")
 corpus_app = typer.Typer(no_args_is_help=True, help="List, delete or check indexed documents.")
@@ -34,17 +41,11 @@ def _settings() -> Settings:
         raise UserError("Invalid configuration: " + "; ".join(str(exc).splitlines()[:3])) from exc
 
 
-def _app(settings: Settings, **kw):
+def _app(settings: Settings, **kw) -> App:
     from bot.app import App
 
-    kw.setdefault("notify", lambda msg: _console(True).print(f"[yellow]{_escape(msg)}[/]"))
+    kw.setdefault("notify", lambda msg: _console(True).print(f"[yellow]{markup_safe(msg)}[/]"))
     return App(settings, **kw)
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 @app.command()
@@ -57,7 +58,9 @@ def ingest(
     tags: Annotated[str | None, typer.Option(help="Comma-separated tags.")] = None,
     collection: Annotated[str | None, typer.Option(help="Collection (default: ANALYST_COLLECTION).")] = None,
 ) -> None:
-    """Index documents: added, updated, skipped (unchanged) and failed, with reasons."""
+    """Index documents: added, updated, skipped (unchanged) and failed, with reasons.
+
+    Exits 1 when any item failed (the others are indexed all the same)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from bot.ingest import expand, ingest_items, summarise
@@ -67,29 +70,27 @@ def ingest(
     meta = {k: v for k, v in {"date": date, "title": title, "source": source, "url": url, "tags": tags}.items() if v}
     if (title or url) and len(expand(items)) > 1:
         raise UserError("--title and --url apply to a single document; give one file or URL.")
-    core = _app(settings, build_llm=False)
     out = _console()
-    try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=_console(True), transient=True) as bar:
-            task = bar.add_task("indexing", total=None)
+    with _app(settings, build_llm=False) as core, Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=_console(True), transient=True
+    ) as bar:
+        task = bar.add_task("indexing", total=None)
 
-            def progress(i: int, n: int, outcome) -> None:
-                bar.update(task, total=n, completed=i, description=f"indexing {outcome.name[:40]}")
+        def progress(i: int, n: int, outcome) -> None:
+            bar.update(task, total=n, completed=i, description=f"indexing {markup_safe(outcome.name[:40])}")
 
-            outcomes = ingest_items(core.store(collection), items, settings, meta=meta or None, progress=progress)
-    finally:
-        core.close()
+        outcomes = ingest_items(core.store(collection), items, settings, meta=meta or None, progress=progress)
     for o in outcomes:
         style = {"added": "green", "updated": "cyan", "skipped": "dim", "failed": "red"}[o.status]
         detail = f" ({o.chunks} chunks)" if o.chunks else ""
         reason = f": {o.reason}" if o.reason else ""
-        out.print(f"[{style}]{o.status:>8}[/] {o.name}{detail}{reason}")
+        out.print(f"[{style}]{o.status:>8}[/] {markup_safe(o.name)}{detail}{markup_safe(reason)}")
         for w in o.warnings:
-            out.print(f"         [yellow]warning[/] {o.name}: {w}")
+            out.print(f"         [yellow]warning[/] {markup_safe(o.name)}: {markup_safe(w)}")
     counts = summarise(outcomes)
     out.print(", ".join(f"{v} {k}" for k, v in counts.items()))
-    if outcomes and counts["failed"] == len(outcomes):
-        raise typer.Exit(1)
+    if counts["failed"]:
+        raise typer.Exit(1)  # a script (or CI) must see that something was not indexed
 
 
 @app.command()
@@ -108,14 +109,12 @@ def sources(
     from bot.terminal import render_passages
 
     settings = _settings()
+    query = strip_controls(query)
     if not query.strip():
         raise UserError("Give something to search for.")
     flt = SearchFilter(as_of=_date(as_of), date_from=_date(since), sources=tuple(source or ()), tags=tuple(tag or ()))
-    core = _app(settings, build_llm=False)
-    try:
+    with _app(settings, build_llm=False) as core:
         passages = core.store(collection).search(query[: settings.max_question_chars * 4], k, flt)
-    finally:
-        core.close()
     if as_json:
         typer.echo(json.dumps([p.model_dump(mode="json") for p in passages], indent=2, ensure_ascii=False))
         return
@@ -141,14 +140,22 @@ def ask(
     from bot.core.pipeline import check_question
 
     settings = _settings()
+    question = strip_controls(question)  # an escape sequence in a question is not part of it
     check_question(question, settings.max_question_chars)  # before loading anything
-    core = _app(settings, build_llm=engine != "indicators")
-    try:
+    with _app(settings, build_llm=engine != "indicators") as core:
         if core.store(collection).count() == 0:
             raise UserError("The corpus is empty: index something first, e.g. `analyst ingest knowledge/`.")
-        result = core.assess(question, collection=collection, as_of=_date(as_of), engine=engine)
-    finally:
-        core.close()
+        err = _console(stderr=True)
+        started = time.perf_counter()
+
+        def progress(variable: str, v: VariableAssessment | None) -> None:
+            # the CLI fills in variable by variable, as the Discord answer does
+            if v is None or core.assessor.judge is None or engine == "indicators":
+                return
+            lean = f"{v.score}/4" if v.assessed else "no checked evidence"
+            err.print(f"[dim]{time.perf_counter() - started:6.1f} s  {variable.replace('_', ' ')}: {lean}[/dim]")
+
+        result = core.assess(question, collection=collection, as_of=_date(as_of), engine=engine, on_progress=progress)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
@@ -159,13 +166,11 @@ def ask(
 def corpus_list(collection: Annotated[str | None, typer.Option()] = None) -> None:
     """The indexed documents: id, date, title, source, chunks."""
     from rich.table import Table
+    from rich.text import Text
 
     settings = _settings()
-    core = _app(settings, build_llm=False)
-    try:
+    with _app(settings, build_llm=False) as core:
         docs = core.store(collection).documents()
-    finally:
-        core.close()
     table = Table()
     table.add_column("id", no_wrap=True)
     table.add_column("date", no_wrap=True)
@@ -173,7 +178,11 @@ def corpus_list(collection: Annotated[str | None, typer.Option()] = None) -> Non
     table.add_column("source")
     table.add_column("chunks", justify="right")
     for d in docs:
-        table.add_row(d.id, d.date.isoformat() if d.date else "undated", d.title, d.source, str(d.chunks))
+        # Text cells, not str: a str cell is rich markup, and a title holding "[/]" is data
+        table.add_row(
+            Text(safe(d.id)), d.date.isoformat() if d.date else "undated", Text(safe(d.title)), Text(safe(d.source)),
+            str(d.chunks),
+        )
     _console().print(table)
     _console().print(f"{len(docs)} documents")
 
@@ -182,14 +191,11 @@ def corpus_list(collection: Annotated[str | None, typer.Option()] = None) -> Non
 def corpus_delete(doc_id: str, collection: Annotated[str | None, typer.Option()] = None) -> None:
     """Remove a document (its vectors and lexical rows)."""
     settings = _settings()
-    core = _app(settings, build_llm=False)
-    try:
+    with _app(settings, build_llm=False) as core:
         found = core.store(collection).delete(doc_id)
-    finally:
-        core.close()
     if not found:
         raise UserError(f"No document with id '{doc_id}' (see `analyst corpus list`).")
-    _console().print(f"deleted {doc_id}")
+    _console().print(f"deleted {markup_safe(doc_id)}")
 
 
 @corpus_app.command("check")
@@ -209,7 +215,7 @@ def corpus_check(
     out = _console()
     out.print(
         f"{report.documents} documents, {report.chunks} chunks in the lexical index, {report.vectors} vectors "
-        f"(collection {_escape(report.collection)})"
+        f"(collection {markup_safe(report.collection)})"
     )
     problems = [
         (f"{sum(map(len, report.missing.values()))} chunk(s) of {len(report.missing)} document(s) have no vector", report.missing),
@@ -223,7 +229,7 @@ def corpus_check(
     if not report.fts_ok:
         out.print("[red]problem[/] the full-text index does not match its table")
     for doc_id, (registered, rows) in list(report.miscounted.items())[:10]:
-        out.print(f"         {_escape(doc_id)}: {registered} registered, {rows} lexical rows: re-ingest it")
+        out.print(f"         {markup_safe(doc_id)}: {registered} registered, {rows} lexical rows: re-ingest it")
     if report.ok:
         out.print("[green]ok[/]: every document's chunks are in all three")
         return
@@ -262,7 +268,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)  # returns typer.Exit's code instead of raising it
     except UserError as exc:
-        _console(True).print(f"[red]error:[/] {exc.message}", soft_wrap=True)
+        _console(True).print(f"[red]error:[/] {markup_safe(exc.message)}", soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

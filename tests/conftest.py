@@ -9,8 +9,9 @@
                        SQLite in ``tmp_path``), closed at teardown.
 * ``make_store``    -- a factory ``make_store(settings=None, collection=None, embedder=None)`` for tests
                        that need several stores or other settings; every store it makes is closed.
-* ``seed_path``     -- the pasted framework article, ``/work/shared/seed/000_c89b8965376a3ab4.txt``
-                       (tests using it are skipped when the shared folder is absent).
+* ``seed_path``     -- the pasted framework article, ``seed/000_c89b8965376a3ab4.txt`` in the shared
+                       folder beside the repository (:func:`bot.config.shared_dir`; tests using it are
+                       skipped when the shared folder is absent).
 * ``knowledge_dir`` -- the project's starter corpus, ``knowledge/``.
 * ``write_doc``     -- ``write_doc(folder, name, body, **front_matter)`` writes a Markdown file with YAML
                        front matter and returns its path.
@@ -25,11 +26,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.config import REPO_ROOT, Settings
+from bot.config import REPO_ROOT, Settings, shared_dir
 from bot.embeddings import MiniLMEmbedder, shared_embedder
 from bot.store import CorpusStore
 
-SEED_DIR = Path(os.environ.get("ANALYST_TEST_SEED_DIR", "/work/shared/seed"))
+SEED_DIR = shared_dir() / "seed"
 SEED_FILE = "000_c89b8965376a3ab4.txt"
 
 

@@ -13,11 +13,12 @@ Each queued response is one of
 * ``Delay(seconds, then)``: sleeps, then answers ``then`` (any of the above);
 * any exception instance: raised as-is.
 
-``answer(...)`` builds a complete answer dict in one line::
+``judgement(...)`` builds one variable's structured answer in one line::
 
-    llm = FakeLLM().enqueue(answer(scores=(4, 3, 3, 4, 2), cite=(1, 2)), Invalid("bad JSON"))
+    llm = FakeLLM().enqueue(*[judgement("true", for_statement=[(1, "a sentence of passage 1")])] * 5)
     assessment = assessor_with(llm).assess("Will Russia send troops into Kazakhstan?", retriever)
-    assert llm.calls[0].prompt.count("<passage ") == len(assessment.passages)
+
+``FakeOptionLLM`` adds next-word probabilities, as the in-process model has.
 
 An empty queue answers ``default`` when one was given, and otherwise fails the test loudly.
 ``ListRetriever`` is an in-memory :class:`bot.core.ports.Retriever` over a list of Passages.
@@ -36,8 +37,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from bot.core.models import VARIABLES, Passage
-from bot.core.pipeline import output_schema
+from bot.core.judge import judgement_schema, quote_schema
+from bot.core.models import Passage
 from bot.errors import LLMError, LLMInvalidOutput, LLMTimeout
 
 T = TypeVar("T", bound=BaseModel)
@@ -81,38 +82,28 @@ class FakeCall:
     schema: type[BaseModel]
 
 
-def variable(
-    score: int | None = 3,
-    cite: Sequence[int] = (1,),
-    *,
-    confidence: str = "medium",
-    rationale: str = "The passages describe it.",
-    insufficient: bool | None = None,
+def judgement(
+    answer: str = "true",
+    for_statement: Sequence[tuple[int, str]] = (),
+    for_negation: Sequence[tuple[int, str]] = (),
 ) -> dict[str, Any]:
-    """One variable of an answer; ``score=None`` means insufficient evidence."""
+    """One structured answer to a variable's statement (the hosted-model path of the judge)."""
     return {
-        "insufficient_evidence": score is None if insufficient is None else insufficient,
-        "score": score,
-        "confidence": confidence,
-        "rationale": rationale,
-        "citations": list(cite),
+        "evidence_for_statement": [{"passage": n, "quote": q} for n, q in for_statement],
+        "evidence_for_negation": [{"passage": n, "quote": q} for n, q in for_negation],
+        "answer": answer,
     }
 
 
-def answer(
-    scores: Sequence[int | None] = (3, 3, 3, 3, 3),
-    cite: Sequence[int] = (1,),
-    *,
-    subject: str = "Kazakhstan",
-    summary: str = "The picture is mixed.",
-    **overrides: Mapping[str, Any],
-) -> dict[str, Any]:
-    """A complete answer: one score per variable (in framework order), the same citations for
-    each; ``trigger={...}`` etc. replace single fields of one variable."""
-    data: dict[str, Any] = {"subject": subject, "summary": summary}
-    for key, score in zip(VARIABLES, scores, strict=True):
-        data[key] = variable(score, cite) | dict(overrides.get(key, {}))
-    return data
+def sentence(text: str) -> dict[str, Any]:
+    """The sentence the local-model path picks after its yes/no probabilities (its schema is an
+    enum of the passages' sentences, so anything else is invalid output)."""
+    return {"sentence": text}
+
+
+_STATEMENT = re.compile(r"Statement: (.+?)\n")
+_SHOWS = re.compile(r"best shows this: (.+)$", re.S)
+_PASSAGE = re.compile(r"^\[(\d+)\] [^:]*: (.+)$", re.M)
 
 
 class FakeLLM:
@@ -166,9 +157,13 @@ class FakeLLM:
         if isinstance(response, Fail):
             raise LLMError(response.message)
         if isinstance(response, Unchecked):
-            cited = [n for k in VARIABLES for n in response.data[k].get("citations", [])]
-            loose = output_schema(max([3, *cited]))  # accepts any number up to the largest cited
-            return loose.model_validate(response.data)  # type: ignore[return-value]
+            data = response.data
+            if "answer" in data:
+                cited = [c["passage"] for k in ("evidence_for_statement", "evidence_for_negation") for c in data[k]]
+                loose: type[BaseModel] = judgement_schema(max([3, *cited]))
+            else:
+                loose = quote_schema(max(3, data["passage"]))
+            return loose.model_validate(data)  # type: ignore[return-value]
         data = response.data if isinstance(response, Valid) else response
         try:
             return schema.model_validate(data)
@@ -176,6 +171,47 @@ class FakeLLM:
             raise LLMInvalidOutput(
                 f"the answer did not fit the required structure ({exc.error_count()} errors)"
             ) from exc
+
+
+class FakeOptionLLM(FakeLLM):
+    """A FakeLLM that also has next-word probabilities (an :class:`bot.core.ports.OptionLLM`,
+    like the in-process model). ``p_yes(statement, passages)`` gives P(yes) for a statement over
+    the passages' text; each ``generate`` for a quote answers ``quote_for(side, passages)``, by
+    default the first sentence of the passage that shares most words with the side asked about
+    (a well-behaved model), unless responses were enqueued."""
+
+    def __init__(self, p_yes, *, name: str = "fake:options", quote_for=None) -> None:
+        super().__init__(name)
+        self.p_yes = p_yes
+        self.quote_for = quote_for or _best_sentence
+        self.option_calls: list[str] = []
+
+    def option_probs(self, system: str, prompt: str, options: Sequence[str]) -> dict[str, float]:
+        with self._lock:
+            self.option_calls.append(prompt)
+        m = _STATEMENT.search(prompt)
+        assert m, "a judge question names its statement"
+        p = float(self.p_yes(m.group(1), prompt))
+        return {options[0]: p, options[1]: 1 - p}
+
+    def generate(self, system: str, prompt: str, schema: type[T]) -> T:
+        if self._queue:
+            return super().generate(system, prompt, schema)
+        with self._lock:
+            self.calls.append(FakeCall(system, prompt, schema))
+        m = _SHOWS.search(prompt)
+        assert m, "the quote request names the side it wants shown"
+        passages = {int(n): text for n, text in _PASSAGE.findall(prompt)}
+        return self._respond(self.quote_for(m.group(1), passages), schema)
+
+
+def _best_sentence(side: str, passages: dict[int, str]) -> dict[str, Any]:
+    """The sentence sharing most words with ``side``: what the grammar-constrained model returns."""
+    from bot.core.indicators import split_sentences
+
+    words = set(re.findall(r"\w+", side.lower()))
+    sentences = [s for text in passages.values() for s in split_sentences(text)]
+    return {"sentence": max(sentences, key=lambda s: len(words & set(re.findall(r"\w+", s.lower()))))}
 
 
 @dataclass

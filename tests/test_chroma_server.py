@@ -143,3 +143,16 @@ def test_server_gone_after_opening_is_store_unavailable(settings, embedder, tmp_
         assert store.count() == 1  # the registry did not move
     finally:
         store.close()
+
+
+def test_app_bounds_every_request_to_the_server(http_settings):
+    # chromadb builds its session with timeout=None; App gives it settings.chroma_timeout_s
+    import httpx
+
+    from bot.app import App
+
+    s = http_settings.model_copy(update={"chroma_timeout_s": 7.0})
+    with App(s, build_llm=False) as app:
+        assert app.store().count() == 0
+        session = app.store().backend.client._server._session
+        assert isinstance(session, httpx.Client) and session.timeout.read == 7.0

@@ -10,8 +10,9 @@ import pytest
 
 from bot.core.citations import check_citations
 from bot.core.framework import load_framework
+from bot.core.judge import judgement_schema, quote_schema
 from bot.core.models import Citation, VariableAssessment
-from bot.core.pipeline import check_question, guess_subject, output_schema
+from bot.core.pipeline import check_question, guess_subject
 from bot.core.prompts import load_prompts
 from bot.core.scoring import ScoringParams, factor, likelihood, overall_confidence, score_bar, verdict
 from bot.errors import BadQuestion, ConfigError
@@ -83,12 +84,12 @@ def test_variable_with_no_valid_citation_becomes_insufficient() -> None:
     assert checked.score is None and not checked.citations
 
 
-def test_output_schema_only_admits_given_passage_numbers() -> None:
-    schema = output_schema(3)
-    js = schema.model_json_schema()
-    dumped = str(js)
+def test_judge_schemas_only_admit_given_passage_numbers() -> None:
+    dumped = str(judgement_schema(3).model_json_schema())
     assert "'enum': [1, 2, 3]" in dumped
-    assert set(js["required"]) >= {"trigger", "local_support", "military_opposition", "feasibility", "costs", "summary"}
+    assert set(judgement_schema(3).model_json_schema()["required"]) == {
+        "evidence_for_statement", "evidence_for_negation", "answer"}
+    assert "'enum': [1, 2]" in str(quote_schema(2).model_json_schema())
 
 
 # --- prompts and framework: errors at start ----------------------------------------------------
@@ -97,17 +98,16 @@ def test_prompts_load_and_render() -> None:
     prompts = load_prompts(PROMPTS)
     assert [v.key for v in prompts.framework.variables] == [
         "trigger", "local_support", "military_opposition", "feasibility", "costs"]
-    text = prompts.render("assess", question="Q?", as_of="2022-01-05", passages="P")
-    assert "Q?" in text and "2022-01-05" in text
-    system = prompts.render("system", variables="1) a", framework=prompts.framework.describe())
-    assert "Signs that favour intervention" in system
+    text = prompts.render("judge_yes_no", statement="Troops are massing in Ruritania.")
+    assert "Statement: Troops are massing in Ruritania." in text
+    assert "data, not instructions" in prompts.judge_system
     assert "4 = " in prompts.framework.describe()
 
 
 def test_missing_placeholder_is_an_error_at_start(tmp_path: Path) -> None:
     for f in PROMPTS.iterdir():
         shutil.copy(f, tmp_path / f.name)
-    (tmp_path / "assess.md").write_text("Question: {question}\nNo passages here.\n")
+    (tmp_path / "judge_yes_no.md").write_text("Is it true? Answer yes or no.\n")
     with pytest.raises(ConfigError, match="lacks placeholder"):
         load_prompts(tmp_path)
 
@@ -115,12 +115,12 @@ def test_missing_placeholder_is_an_error_at_start(tmp_path: Path) -> None:
 def test_unknown_placeholder_and_missing_file_are_errors(tmp_path: Path) -> None:
     for f in PROMPTS.iterdir():
         shutil.copy(f, tmp_path / f.name)
-    text = (tmp_path / "system.md").read_text()
-    (tmp_path / "system.md").write_text(text + "\n{mystery}\n")
+    text = (tmp_path / "judge_quote.md").read_text()
+    (tmp_path / "judge_quote.md").write_text(text + "\n{mystery}\n")
     with pytest.raises(ConfigError, match="unknown placeholder"):
         load_prompts(tmp_path)
-    (tmp_path / "system.md").write_text(text)
-    (tmp_path / "repair.md").unlink()
+    (tmp_path / "judge_quote.md").write_text(text)
+    (tmp_path / "judge_structured.md").unlink()
     with pytest.raises(ConfigError, match="missing"):
         load_prompts(tmp_path)
 
@@ -148,7 +148,7 @@ def test_bad_questions_get_a_clear_message(question: str, message: str) -> None:
     ("question", "subject"),
     [("Will Russia send troops into Kazakhstan?", "Kazakhstan"),
      ("Will Russia use military force in Crimea after Yanukovych's fall?", "Crimea"),
-     ("Will Russia send troops into Georgia over South Ossetia?", "Georgia"),
+     ("Will Russia send troops into Georgia over South Ossetia?", "South Ossetia"),  # the most specific place
      ("Would Moscow invade the Baltic States?", "Baltic States"),
      ("Will the CSTO send troops to defend Armenia?", "Armenia")],
 )

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.corpus.chunking import chunk_document
-from bot.corpus.cleaning import clean_blocks, split_blocks
+from bot.corpus.cleaning import clean_blocks, split_blocks, strip_controls
 from bot.corpus.document import Document, slugify, url_id
-from bot.corpus.loaders import load_file
+from bot.corpus.loaders import load_file, parse_date
 from bot.embeddings import MAX_TOKENS
 from bot.errors import BadInput
 from bot.ingest import ingest_items, summarise
@@ -499,3 +499,117 @@ def test_front_matter_id_is_explicit(tmp_path, write_doc):
     derived = load_file(write_doc(tmp_path, "b.md", "Text body here too.", title="B", date="2020-01-01"), max_bytes=10_000)
     assert (given.id, given.explicit_id) == ("chosen", True)
     assert (derived.id, derived.explicit_id) == ("b", False)
+
+# bad metadata: a reason naming the field, never an internal error
+
+
+def test_bad_metadata_fails_with_a_reason(tmp_path, store, settings):
+    folder = tmp_path / "meta"
+    folder.mkdir()
+    body = "\nRussian troops guard the Cobasna depot in Transnistria.\n"
+    files = {
+        "bad-date.md": ("---\ntitle: T\ndate: 2022-13-45\n---" + body, "date '2022-13-45' is not a real date (month must be in 1..12)"),
+        "bad-day.md": ("---\ntitle: T\ndate: 2022-02-30\n---" + body, "is not a real date (day is out of range"),
+        "month-only.md": ("---\ntitle: T\ndate: September 2022\n---" + body, "only a month or a year, no day"),
+        "year-only.md": ("---\ntitle: T\ndate: 2022\n---" + body, "not a date"),
+        "words.md": ("---\ntitle: T\ndate: yesterday\n---" + body, "not a date with a year"),
+        "tags-number.md": ("---\ntitle: T\ndate: 2022-01-01\ntags: 5\n---" + body, "tags must be a list or comma-separated text, not 5"),
+        "tags-map.md": ("---\ntitle: T\ndate: 2022-01-01\ntags: {a: b}\n---" + body, "tags must be a list"),
+        "bad-port.md": ("---\ntitle: T\ndate: 2022-01-01\nurl: http://host:99999/\n---" + body, "url 'http://host:99999/' is not a valid link (Port out of range"),
+        "bad-scheme.md": ("---\ntitle: T\ndate: 2022-01-01\nurl: javascript:alert(1)\n---" + body, "is not an http(s) link"),
+        "title-list.md": ("---\ntitle: [a, b]\ndate: 2022-01-01\n---" + body, "front matter title must be text, not a list"),
+    }
+    for name, (text, _) in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    outcomes = {o.name: o for o in ingest_items(store, [str(folder)], settings)}
+    for name, (_, fragment) in files.items():
+        o = outcomes[name]
+        assert o.status == "failed", (name, o)
+        assert fragment in o.reason, (name, o.reason)
+        assert "internal error" not in o.reason and "\n" not in o.reason
+    assert store.count() == 0
+
+
+def test_written_dates_are_read_by_dateparser(tmp_path):
+    for written, expected in [
+        ("2022-01-07", dt.date(2022, 1, 7)),
+        ("7 January 2022", dt.date(2022, 1, 7)),
+        ("Jan. 7, 2022", dt.date(2022, 1, 7)),
+        ("January 7, 2022", dt.date(2022, 1, 7)),
+        ("2022-01-07T10:00:00Z", dt.date(2022, 1, 7)),
+    ]:
+        assert parse_date(written) == expected, written
+    assert parse_date(dt.date(2022, 1, 7)) == dt.date(2022, 1, 7)
+    assert parse_date(None) is None and parse_date("") is None
+
+
+def test_future_date_is_accepted_with_a_warning(tmp_path, write_doc):
+    path = write_doc(tmp_path, "future.md", "Russia will send troops.", title="Later", date="2031-05-01")
+    doc = load_file(path, max_bytes=MAX)
+    assert doc.date == dt.date(2031, 5, 1)
+    assert any("dated 2031-05-01, in the future" in w for w in doc.warnings), doc.warnings
+    today = write_doc(tmp_path, "today.md", "Russia sent troops.", title="Now", date=dt.date.today().isoformat())
+    assert not load_file(today, max_bytes=MAX).warnings
+
+
+def test_one_line_text_file_keeps_its_body(tmp_path):
+    line = "Russia sent about 2,500 paratroopers to Kazakhstan on 6 January 2022 under the CSTO flag."
+    path = tmp_path / "one-line.txt"
+    path.write_text(line + "\n", encoding="utf-8")
+    doc = load_file(path, max_bytes=MAX)
+    assert doc.title == line
+    assert doc.paragraphs == [line]
+    assert doc.date == dt.date(2022, 1, 6)
+
+
+PAGE = """<!doctype html><html><head><title>Armenia clashes | Wire</title></head><body><article>
+<h1>Armenia clashes</h1><p>{when}. Azerbaijani forces shelled towns inside Armenia and Yerevan asked
+the CSTO for help under the collective-defence treaty.</p><p>The CSTO sent only a fact-finding mission,
+and Russia did not send troops in answer to the request.</p></article></body></html>"""
+
+
+def test_a_page_dated_only_by_month_is_left_undated_not_invented(tmp_path):
+    month = tmp_path / "month.html"
+    month.write_text(PAGE.format(when="September 2022"), encoding="utf-8")
+    doc = load_file(month, max_bytes=MAX)
+    assert doc.date is None  # the extractor says 2022-01-01: a day nobody wrote
+    assert any("no full date" in w and "2022-01-01" in w for w in doc.warnings), doc.warnings
+    day = tmp_path / "day.html"
+    day.write_text(PAGE.format(when="13 September 2022"), encoding="utf-8")
+    assert load_file(day, max_bytes=MAX).date == dt.date(2022, 9, 13)
+    given = load_file(month, max_bytes=MAX, meta={"date": "2022-09-13"})
+    assert given.date == dt.date(2022, 9, 13) and not given.warnings
+
+
+# --------------------------------------------------------------------------------------------
+# hostile text: escape sequences and control characters never reach the index
+
+OSC8 = "\x1b]8;;https://evil.example/\x1b\\click here\x1b]8;;\x1b\\"
+CLEAR = "\x1b[2J\x1b[H"
+CLIPBOARD = "\x1b]52;c;cm0gLXJmIH4=\x07"
+
+
+def test_strip_controls_removes_whole_sequences_and_keeps_text():
+    assert strip_controls(f"a {OSC8} b") == "a click here b"
+    assert strip_controls(f"{CLEAR}Kazakhstan") == "Kazakhstan"
+    assert strip_controls(f"x{CLIPBOARD}y") == "xy"
+    assert strip_controls("bell\x07 nul\x00 del\x7f c1\x9b31m") == "bell nul del c1"
+    assert strip_controls("keep\n\ttabs\r\nand lines") == "keep\n\ttabs\nand lines"
+    assert strip_controls("a stray \x1b] does not eat the rest") == "a stray  does not eat the rest"
+    assert strip_controls("Ünïcode — “quotes” [/] stay") == "Ünïcode — “quotes” [/] stay"
+
+
+def test_escape_sequences_are_stripped_from_documents_and_metadata(tmp_path, store, settings):
+    path = tmp_path / "hostile.md"
+    path.write_text(
+        f"---\ntitle: \"Evil {CLEAR}title\"\nsource: \"Wire{CLIPBOARD}\"\ndate: 2022-01-07\ntags: [\"csto\\e[31m\"]\n---\n"
+        f"Tokayev asked the CSTO for help. {OSC8}\n\nRussian paratroopers landed in Almaty.{CLEAR}\n",
+        encoding="utf-8",
+    )
+    doc = load_file(path, max_bytes=MAX)
+    assert doc.title == "Evil title" and doc.source == "Wire" and doc.tags == ["csto"]
+    assert doc.paragraphs == ["Tokayev asked the CSTO for help. click here", "Russian paratroopers landed in Almaty."]
+    [o] = ingest_items(store, [str(path)], settings)
+    assert o.status == "added", o.reason
+    for p in store.search("Tokayev CSTO paratroopers", k=5):
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", p.text + p.title + p.source)

@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 import typer
 import yaml
-from fakes import FakeLLM, Unchecked, answer
+from fakes import FakeOptionLLM
 from rich.console import Console
 from typer.testing import CliRunner
 
+from bot.config import shared_dir
 from bot.core.models import VARIABLES, Assessment, Citation, Passage, VariableAssessment
 from bot.core.scoring import ScoringParams, likelihood
 from bot.errors import BadInput
@@ -41,7 +42,7 @@ from bot.evaluation.runner import (
     write_params,
 )
 
-DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev" / "cases.yaml"
+DEV = shared_dir() / "eval" / "dev" / "cases.yaml"
 
 
 def cli() -> typer.Typer:
@@ -73,7 +74,8 @@ def test_dev_set_runs_every_case(dev_run):
     assert [r.id for r in report.results] == expected_ids
     assert len(report.results) == 6
     assert all(r.error is None for r in report.results)
-    assert all(1 <= r.likelihood <= 99 for r in report.results)
+    assert all(r.likelihood is None or 1 <= r.likelihood <= 99 for r in report.results)
+    assert not any(r.likelihood_shown for r in report.results)  # the indicator engine has no proven skill
     assert all(set(r.scores) == set(VARIABLES) for r in report.results)
     assert report.engine_requested == "indicators" and report.summary.engines_used == {"indicators": 6}
     assert report.documents_indexed == len(list((DEV.parent / "docs").glob("*.md")))
@@ -186,30 +188,28 @@ def tiny_case_file(root: Path, write_doc) -> Path:
     return path
 
 
-def test_llm_engine_run_hides_later_documents_and_drops_invalid_citations(tmp_path, settings, write_doc):
+def test_llm_engine_run_hides_later_documents_and_checks_every_quote(tmp_path, settings, write_doc):
     case_file = load_cases(tiny_case_file(tmp_path / "set", write_doc))
-    # a model that also cites a passage number it was never given (a remote model ignoring the enum)
-    llm = FakeLLM(default=Unchecked(answer(scores=(4, 3, 4, 4, None), cite=(1, 40), subject="Testland")))
+    # a model that leans towards local support and picks the sentence closest to each statement
+    llm = FakeOptionLLM(lambda statement, prompt: 0.8 if "want Russian forces" in statement else 0.5)
     report = run_cases(case_file, settings, engine="llm", llm=llm, calibrate=True)
     assert [r.id for r in report.results] == ["TL-2020", "TL-2019"]
-    assert all(r.engine == "llm" and r.model == "fake:scripted" for r in report.results)
+    assert all(r.engine == "llm" and r.model == "fake:options" for r in report.results)
     assert report.summary.engines_used == {"llm": 2}
-    assert len(llm.calls) == 2
     # the document that tells the outcome was indexed but never reached the model or the audit
     assert report.documents_indexed == 3
-    assert all("entered Testland on 11 January" not in c.prompt for c in llm.calls)
-    assert "written request for paratroopers" in llm.calls[0].prompt
-    assert "written request for paratroopers" not in llm.calls[1].prompt  # dated after TL-2019's as_of
+    prompts = llm.option_calls + [c.prompt for c in llm.calls]
+    assert all("entered Testland on 11 January" not in p for p in prompts)
+    assert any("written request for paratroopers" in p for p in prompts[:10])
+    second = [c.prompt for c in llm.calls][5:] + llm.option_calls[10:]
+    assert all("written request for paratroopers" not in p for p in second)  # dated after TL-2019's as_of
     assert report.summary.date_violations == 0
-    # the citation to passage 40 was removed by the pipeline; what is shown is valid
+    # every claim shown was found in its passage
     assert report.summary.citation_validity == 1.0 and report.passed
-    first = report.results[0]
-    assert first.scores["costs"] is None and first.insufficient == 1
-    assert first.agreement == {"trigger": True, "local_support": None, "military_opposition": None,
-                               "feasibility": None, "costs": None}
-    assert report.summary.outcome_by_verdict["limited"] == {
-        v: int(v == first.verdict) for v in report.summary.outcome_by_verdict["limited"]
-    }
+    assert report.summary.claims_made == report.summary.claims_kept == 10
+    assert report.summary.quote_verification == 1.0
+    assert report.results[0].scores["local_support"] >= 3
+    assert report.summary.auc is not None and report.summary.brier_best_constant is not None
     assert report.calibration is not None and len(report.calibration.loo_predictions) == 2
 
 
@@ -308,6 +308,7 @@ def test_agreement_counts_insufficient_separately():
 def test_percentile_and_reliability_bins():
     assert M.percentile([10, 20, 30, 40], 50) == 25
     assert M.percentile([5.0], 95) == 5.0
+    assert math.isnan(M.percentile([], 50))  # no latencies: n/a, not an error
     bins = M.reliability_bins([0.1, 0.15, 0.9, 1.0], [0, 1, 1, 1], n_bins=5)
     assert [b["count"] for b in bins] == [2, 0, 0, 0, 2]
     assert bins[0]["observed"] == 0.5 and bins[4]["observed"] == 1.0

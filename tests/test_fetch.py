@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -206,6 +207,14 @@ class Handler(BaseHTTPRequestHandler):
                         break
                     self.wfile.write(ARTICLE[i : i + 1])
                     self.wfile.flush()
+            elif path == "/drip-headers":  # the status line and headers one byte every 0.1 s
+                head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Padding: " + b"x" * 60 + b"\r\n\r\n"
+                for i in range(len(head)):
+                    if self.stop.wait(0.1):
+                        break
+                    self.wfile.write(head[i : i + 1])
+                    self.wfile.flush()
+                self.close_connection = True
             elif path == "/big-declared":
                 self._send(200, b"x" * 10_000, "text/plain")
             elif path == "/big-streamed":  # no Content-Length: the cap must hold while reading
@@ -213,6 +222,10 @@ class Handler(BaseHTTPRequestHandler):
             elif path == "/to-article":
                 self.send_response(302)
                 self.send_header("Location", "/article.html")
+                self.end_headers()
+            elif path == "/to-trickle":
+                self.send_response(302)
+                self.send_header("Location", "/trickle")
                 self.end_headers()
             elif path == "/to-file":
                 self.send_response(302)
@@ -295,6 +308,36 @@ def test_trickling_server_hits_the_overall_deadline(server, local, store):
     [o] = ingest_items(store, [f"{base}/trickle"], local)
     assert o.status == "failed"
     assert o.reason == f"{base}/trickle: the download did not finish within 0.5 s"
+
+
+def test_server_dripping_its_headers_hits_the_overall_deadline(server, local, store):
+    # each byte arrives well within the read timeout: only one deadline for the whole fetch stops it
+    base, _ = server
+    t0 = time.monotonic()
+    [o] = ingest_items(store, [f"{base}/drip-headers"], local)
+    elapsed = time.monotonic() - t0
+    assert o.status == "failed"
+    assert o.reason == f"{base}/drip-headers: no answer within 0.5 s"
+    assert elapsed < 2.0, f"held for {elapsed:.1f} s against a 0.5 s timeout"
+
+
+def test_redirect_hops_share_the_one_deadline(server, local):
+    # a redirect to a trickling body: the deadline runs from the first request, not per hop
+    base, _ = server
+    t0 = time.monotonic()
+    with pytest.raises(BadInput, match="did not finish within 0.5 s"):
+        fetch(f"{base}/to-trickle", timeout_s=0.5, max_bytes=100_000, allow_private=True)
+    assert time.monotonic() - t0 < 2.0
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://example.com:99999/", "http://example.com:port/", "http://[::1/"],
+)
+def test_malformed_links_get_a_reason(url, settings, store):
+    [o] = ingest_items(store, [url], settings)
+    assert o.status == "failed"
+    assert o.reason.startswith(f"{url}: not a valid link"), o.reason
 
 
 def test_declared_oversized_body_is_refused(server, local, store):

@@ -44,7 +44,8 @@ def test_indicator_assessment_is_complete_cited_and_consistent(starter: App, que
     a = starter.assess(question)
     assert a.engine == "indicators" and "indicators" in a.model
     assert [v.variable for v in a.variables] == ["trigger", "local_support", "military_opposition", "feasibility", "costs"]
-    assert a.likelihood == likelihood([v.score if v.assessed else None for v in a.variables], starter.assessor.params)
+    assert a.computed_likelihood == likelihood([v.score if v.assessed else None for v in a.variables], starter.assessor.params)
+    assert a.likelihood is None and a.verdict is None and "always saying 50 %" in a.likelihood_note  # no proven skill
     numbers = set(range(1, len(a.passages) + 1))
     assert any(v.assessed for v in a.variables)
     for v in a.variables:
@@ -72,7 +73,8 @@ def test_subject_with_no_documents_is_insufficient_not_invented(starter: App) ->
     a = starter.assess("Will Russia send troops into Mongolia?")
     assert all(not v.assessed for v in a.variables)
     assert a.passages == []
-    assert "no usable evidence" in a.summary.lower()
+    assert "no checked evidence" in a.summary.lower()
+    assert a.likelihood is None and a.computed_likelihood is None  # no evidence, no number
     assert a.confidence == "low"
 
 
@@ -108,7 +110,7 @@ def test_cli_ingest_sources_ask_and_corpus(cli_env: Path) -> None:
 
     runner = CliRunner()
     first = runner.invoke(app, ["ingest", str(cli_env)])
-    assert first.exit_code == 0, first.output
+    assert first.exit_code == 1, first.output  # one item failed: the exit code says so
     assert "3 added" in first.output and "1 failed" in first.output and "not a PDF" in first.output
     again = runner.invoke(app, ["ingest", str(cli_env)])
     assert "0 added, 0 updated, 3 skipped, 1 failed" in again.output
@@ -137,3 +139,31 @@ def test_cli_errors_are_one_line(cli_env: Path) -> None:
     assert "corpus is empty" in empty.stderr and "Traceback" not in empty.stderr
     bad = subprocess.run([*cmd, "ask", ""], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Ask a question" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# --- what the engine concludes on small hand-written documents ------------------------------------
+# Each document states one variable's side plainly. Inverting the score direction or the sign of
+# an indicator turns these red (the old suite passed with the direction inverted).
+
+STANCE = [
+    ("The president of Ruritania formally requested troops from Russia and the CSTO to restore order.",
+     "local_support", 3, 4),
+    ("The government of Ruritania has refused Russian troops and insists it can handle the situation itself.",
+     "local_support", 0, 1),
+    ("A ceasefire has been agreed in Ruritania and is holding; the situation remains calm.", "trigger", 0, 1),
+    ("The Ruritanian national army is mobilising and will fight any invading force, and a neighbouring state "
+     "has pledged to defend Ruritania militarily.", "military_opposition", 0, 1),
+    ("Russian troops are already stationed at a military base in Ruritania, and large Russian forces are "
+     "massed near the border after exercises.", "feasibility", 3, 4),
+]
+
+
+@pytest.mark.parametrize(("text", "variable", "low", "high"), STANCE)
+def test_indicator_scores_follow_plain_evidence(starter: App, text: str, variable: str, low: int, high: int) -> None:
+    from fakes import ListRetriever, make_passages
+
+    a = starter.assessor.assess("Will Russia send troops into Ruritania?", ListRetriever(make_passages([text])))
+    v = a.variable(variable)
+    assert v.assessed and low <= v.score <= high, v
+    claims = v.evidence_for if v.score >= 3 else v.evidence_against
+    assert claims and all(c.quote in a.passages[c.passage - 1].text for c in claims)

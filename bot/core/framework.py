@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
@@ -16,19 +17,33 @@ class Indicators(BaseModel):
     against: list[str] = Field(min_length=1)
 
 
+class Judge(BaseModel):
+    """A plain factual statement about the place, its negation, and what "true" means for the score."""
+
+    statement: str
+    negation: str
+    if_true: Literal["favourable", "unfavourable"]
+
+    @property
+    def polarity(self) -> int:
+        """+1 when the statement being true favours intervention, -1 when it works against it."""
+        return 1 if self.if_true == "favourable" else -1
+
+
 class VariableSpec(BaseModel):
     key: VariableKey
     name: str
     question: str
     anchors: dict[int, str]
     indicators: Indicators
+    judge: Judge
     queries: list[str] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _anchors_cover_scale(self) -> VariableSpec:
         if sorted(self.anchors) != [0, 1, 2, 3, 4]:
             raise ValueError(f"{self.key}: anchors must define scores 0, 1, 2, 3 and 4")
-        for q in self.queries:
+        for q in [*self.queries, self.judge.statement, self.judge.negation]:
             if "{subject}" not in q:
                 raise ValueError(f"{self.key}: every query needs the {{subject}} placeholder: {q!r}")
         return self

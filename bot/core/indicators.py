@@ -18,17 +18,20 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections import OrderedDict
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
+from cachetools import LRUCache
 
 from bot.core.framework import Framework, VariableSpec
-from bot.core.models import Citation, Passage, VariableAssessment
+from bot.core.models import Citation, Claim, Passage, VariableAssessment
 from bot.core.ports import Retriever, SentenceEmbedder, retrieve_many
+from bot.core.relevance import rerank
+from bot.core.subject import Subject, expand_query
 
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(])")
 # abbreviations after which a full stop does not end a sentence ("Jan. 7", "Gen. Sidorov", "U.S. troops")
@@ -98,28 +101,40 @@ class IndicatorEngine:
             vecs = embedder.embed(texts)
             thr = np.array([self.thresholds.get(t, FALLBACK_THRESHOLD) for t in texts], dtype=np.float32)
             self._indicators[spec.key] = (texts, dirs, vecs, thr)
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
+        # worker threads share the engine: the LRU cache is only touched under its lock
+        self._cache: LRUCache[str, np.ndarray] = LRUCache(maxsize=cache_size)
+        self._cache_lock = threading.Lock()
 
     # -- sentence vectors with an LRU cache (passages recur across questions) -------------
     def _embed_sentences(self, sentences: Sequence[str]) -> np.ndarray:
-        missing = [s for s in dict.fromkeys(sentences) if s not in self._cache]
-        if missing:
-            for s, v in zip(missing, self.embedder.embed(missing), strict=True):
-                self._cache[s] = v
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        for s in sentences:
-            self._cache.move_to_end(s)
-        return np.stack([self._cache[s] for s in sentences]) if sentences else np.zeros((0, 384), np.float32)
+        if not sentences:
+            return np.zeros((0, 384), np.float32)
+        found: dict[str, np.ndarray] = {}
+        with self._cache_lock:
+            for s in dict.fromkeys(sentences):
+                v = self._cache.get(s)
+                if v is not None:
+                    found[s] = v
+        missing = [s for s in dict.fromkeys(sentences) if s not in found]
+        if missing:  # embedded outside the lock: other threads keep reading meanwhile
+            vectors = self.embedder.embed(missing)
+            with self._cache_lock:
+                for s, v in zip(missing, vectors, strict=True):
+                    found[s] = v
+                    self._cache[s] = v
+        return np.stack([found[s] for s in sentences])
 
     def evidence(
-        self, question: str, subject: str, retriever: Retriever, as_of: dt.date | None
+        self, question: str, subject: str, retriever: Retriever, as_of: dt.date | None, place: Subject | None = None
     ) -> dict[str, list[Passage]]:
-        """Per variable, the passages its own queries retrieve (about the subject when it is known)."""
-        keys = subject_keys(subject) if subject else []
+        """Per variable, the passages its own queries retrieve (about the subject when it is known):
+        queries name the place's aliases too, and a passage counts as about it when it names any
+        of its forms ("Karabakh" for Nagorno-Karabakh), recent ones first."""
+        keys = subject_keys(subject) if subject and place is None else []
         out: dict[str, list[Passage]] = {}
-        queries = [question] + [q.format(subject=subject or question) for spec in self.framework.variables for q in spec.queries]
+        queries = [question] + [
+            expand_query(q, place, subject or question) for spec in self.framework.variables for q in spec.queries
+        ]
         results = iter(retrieve_many(retriever, queries, k=self.k_per_query, as_of=as_of))
         base = next(results)
         for spec in self.framework.variables:
@@ -128,9 +143,10 @@ class IndicatorEngine:
                 for p in next(results):
                     pool.setdefault(p.id, p)
             passages = list(pool.values())
-            if keys:
-                about = [p for p in passages if any(key in (p.title + " " + p.text).lower() for key in keys)]
-                passages = about
+            if place is not None:
+                passages = rerank([p for p in passages if place.mentioned_in(p.title + " " + p.text)], place, as_of)
+            elif keys:
+                passages = [p for p in passages if any(key in (p.title + " " + p.text).lower() for key in keys)]
             out[spec.key] = passages
         return out
 
@@ -163,10 +179,10 @@ class IndicatorEngine:
         return max(0, min(4, score)), confidence
 
     def run(
-        self, question: str, subject: str, retriever: Retriever, as_of: dt.date | None
+        self, question: str, subject: str, retriever: Retriever, as_of: dt.date | None, place: Subject | None = None
     ) -> tuple[list[Passage], list[VariableAssessment]]:
         """The cited passages (numbered from 1, in order) and the five variable assessments."""
-        evidence = self.evidence(question, subject, retriever, as_of)
+        evidence = self.evidence(question, subject, retriever, as_of, place)
         numbering: dict[str, int] = {}
         by_id: dict[str, Passage] = {p.id: p for ps in evidence.values() for p in ps}
         variables = [self.assess_variable(spec, evidence[spec.key], numbering) for spec in self.framework.variables]
@@ -200,6 +216,9 @@ class IndicatorEngine:
             parts.append("For: " + "; ".join(f"{_short(m.sentence)} [{numbering[m.passage.id]}]" for m in fav[:2]))
         if ag:
             parts.append("Against: " + "; ".join(f"{_short(m.sentence)} [{numbering[m.passage.id]}]" for m in ag[:2]))
+        def claims(ms: list[Match]) -> list[Claim]:
+            return [Claim(text=m.indicator, passage=numbering[m.passage.id], quote=m.sentence) for m in ms]
+
         return VariableAssessment(
             variable=spec.key,
             status="assessed",
@@ -207,6 +226,9 @@ class IndicatorEngine:
             confidence=confidence,  # type: ignore[arg-type]
             rationale=f"{len(fav)} sign(s) for, {len(ag)} against. " + " ".join(parts),
             citations=citations,
+            evidence_for=claims(fav),
+            evidence_against=claims(ag),
+            judgement=(len(fav) - len(ag)) / (len(fav) + len(ag) + 1),
         )
 
 

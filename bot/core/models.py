@@ -52,6 +52,15 @@ class Citation(BaseModel):
     quote: str | None = None  # the sentence that carried the evidence, when known
 
 
+class Claim(BaseModel):
+    """One piece of evidence shown to the user: what it says, the passage, and the verbatim quote
+    that code found in that passage (claims whose quote is not found are never shown)."""
+
+    text: str = ""
+    passage: int = Field(ge=1)
+    quote: str
+
+
 class VariableAssessment(BaseModel):
     variable: VariableKey
     status: Literal["assessed", "insufficient_evidence"]
@@ -59,6 +68,9 @@ class VariableAssessment(BaseModel):
     confidence: Confidence = "low"
     rationale: str = ""
     citations: list[Citation] = Field(default_factory=list)
+    evidence_for: list[Claim] = Field(default_factory=list)  # favours intervention
+    evidence_against: list[Claim] = Field(default_factory=list)  # works against intervention
+    judgement: float | None = None  # the engine's raw lean in [-1, 1] towards intervention, when it has one
 
     @property
     def assessed(self) -> bool:
@@ -79,14 +91,22 @@ class Assessment(BaseModel):
     subject: str
     as_of: dt.date | None = None
     variables: list[VariableAssessment]
-    likelihood: int = Field(ge=0, le=100)
-    verdict: Verdict
+    # None: no number is shown, because the engine has not beaten always-50 % on held-out case
+    # files, or because there is no evidence; likelihood_note says which
+    likelihood: int | None = Field(None, ge=0, le=100)
+    verdict: Verdict | None = None
+    likelihood_note: str = ""
+    # what the scoring function gives for these scores, shown or not: for the evaluation harness
+    # only (it is how an engine earns the right to show ``likelihood``); None without evidence
+    computed_likelihood: int | None = Field(None, ge=0, le=100)
     confidence: Confidence
     summary: str
     passages: list[Passage]
     engine: Engine
     model: str
     removed_citations: int = 0
+    claims_made: int = 0  # claims the engine proposed
+    claims_kept: int = 0  # of which the quote was found verbatim in the cited passage
     notes: list[str] = Field(default_factory=list)
     timings: Timings = Field(default_factory=Timings)
     created_at: dt.datetime = Field(default_factory=lambda: dt.datetime.now(dt.UTC))

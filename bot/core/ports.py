@@ -44,6 +44,15 @@ class StructuredLLM(Protocol):
 
 
 @runtime_checkable
+class OptionLLM(StructuredLLM, Protocol):
+    """A StructuredLLM that also reads its next-word probabilities (the in-process model)."""
+
+    def option_probs(self, system: str, prompt: str, options: Sequence[str]) -> dict[str, float]:
+        """The probability of each option as the answer's first word, normalised over the options."""
+        ...
+
+
+@runtime_checkable
 class SentenceEmbedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length vectors, one row per text."""

@@ -15,11 +15,13 @@ from bot.core.framework import Framework, load_framework
 from bot.errors import ConfigError
 
 REQUIRED: dict[str, set[str]] = {
-    # the system prompt is the same on every call (framework included), so servers that cache a
-    # prompt prefix (llama.cpp, OpenAI, Anthropic) reuse it; what varies is in "assess"
-    "system": {"variables", "framework"},
-    "assess": {"question", "as_of", "passages"},
-    "repair": {"error", "n_passages"},
+    # the LLM judge (bot/core/judge.py): the system prompt and the passages are the same for all
+    # of an assessment's questions, so a prompt cache (llama.cpp, OpenAI, Anthropic) reuses them;
+    # each question is a short suffix after the passages
+    "judge_system": set(),
+    "judge_yes_no": {"statement"},
+    "judge_quote": {"side"},
+    "judge_structured": {"statement"},
 }
 
 
@@ -29,9 +31,10 @@ def placeholders(template: str) -> set[str]:
 
 @dataclass(frozen=True)
 class Prompts:
-    system: str
-    assess: str
-    repair: str
+    judge_system: str
+    judge_yes_no: str
+    judge_quote: str
+    judge_structured: str
     framework: Framework
 
     def render(self, name: str, **values: object) -> str:

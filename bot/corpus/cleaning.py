@@ -18,6 +18,30 @@ import re
 import unicodedata
 
 _WS = re.compile(r"\s+")
+# Terminal escape sequences, removed whole so that no "[2J" or "]8;;http://..." is left behind:
+# OSC (links, window titles, clipboard writes) up to BEL or ST, and DCS/SOS/PM/APC strings up to
+# ST (bounded, and only when terminated: a stray ESC never swallows the rest of a document); CSI
+# (cursor moves, screen clears, colours; also its one-byte C1 form); other two-byte escapes. What
+# is left of a broken sequence loses its control characters below.
+_ESCAPES = re.compile(
+    r"\x1b\][^\x07\x1b]{0,4096}(?:\x07|\x1b\\)"
+    r"|\x1b[PX^_][^\x1b]{0,4096}\x1b\\"
+    r"|(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|\x1b[ -/]*[0-~]"
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without terminal escape sequences and control characters (newline and tab kept;
+    carriage returns become newlines). Applied to documents, their metadata and questions at
+    ingest, and to data again at terminal output: text stays text."""
+    if text.isprintable():
+        return text
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
+
+
 _CREDIT = re.compile(
     r"(getty images|afp|reuters|associated press|\bap photo\b|/ap\b|epa|shutterstock|anadolu|"
     r"sputnik|tass|photo by|photograph:|image credit|via getty)\W*$"

@@ -7,14 +7,16 @@ the rest of a batch goes on.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
-from bot.corpus.cleaning import clean_blocks, split_blocks
+from bot.corpus.cleaning import clean_blocks, split_blocks, strip_controls
 from bot.corpus.document import Document, slugify
 from bot.errors import BadInput
 
@@ -43,46 +45,117 @@ def iter_paths(paths: list[Path]) -> Iterator[Path]:
             yield p
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that dates stay text: ``date: 2022-13-45`` is then a reason from
+    :func:`parse_date` instead of a ValueError from inside the YAML library."""
+
+
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_YEAR = re.compile(r"\b\d{4}\b")
+
+
 def parse_date(value: object) -> dt.date | None:
+    """A publication date from metadata, or None when there is none.
+
+    ISO dates (with or without a time) are read exactly; other written forms ("7 January 2022",
+    "Jan. 7, 2022") by dateparser, English, strictly: a day, a month and a year must all be
+    written, and a relative phrase ("yesterday") is not a date. Raises ValueError with a reason
+    for anything else, so that a date is never invented from a month or a year alone.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    text = str(value).strip()
-    for fmt in ("%Y-%m-%d", "%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%b. %d, %Y", "%d %b. %Y"):
+    if not isinstance(value, str) or isinstance(value, bool):
+        raise ValueError("not a date (write it as YYYY-MM-DD)")
+    text = value.strip()
+    m = _ISO.match(text)
+    if m:
         try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError as exc:  # "month must be in 1..12", "day is out of range for month"
+            raise ValueError(f"not a real date ({exc})") from exc
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+    except ValueError:
+        pass
+    if not _YEAR.search(text):
+        raise ValueError("not a date with a year (write it as YYYY-MM-DD)")
+    import dateparser
+
+    found = dateparser.parse(
+        text, languages=["en"], settings={"STRICT_PARSING": True, "REQUIRE_PARTS": ["day", "month", "year"]}
+    )
+    if found is not None:
+        return found.date()
+    if dateparser.parse(text, languages=["en"], settings={"REQUIRE_PARTS": ["year"]}) is not None:
+        raise ValueError("only a month or a year, no day (write the full date as YYYY-MM-DD)")
+    raise ValueError("not a date (write it as YYYY-MM-DD)")
 
 
 def _date_in_text(blocks: list[str]) -> dt.date | None:
-    """A full date (with year) near the top of the article, if one is written there."""
+    """A full date (with day, month and year) near the top of the article, if one is written there."""
     for block in blocks[:4]:
-        m = _FULL_DATE.search(block)
-        if m:
-            return parse_date(next(g for g in m.groups() if g))
+        for m in _FULL_DATE.finditer(block):
+            try:
+                found = parse_date(next(g for g in m.groups() if g))
+            except ValueError:
+                continue
+            if found is not None:
+                return found
     return None
 
 
-def _tags(value: object) -> list[str]:
+def _scalar(meta: dict, key: str, origin: str) -> str:
+    """A front-matter field that must be one piece of text (a number is taken as its digits)."""
+    value = meta.get(key)
     if value is None:
+        return ""
+    if isinstance(value, dict | list | tuple | set):
+        raise BadInput(f"{origin}: front matter {key} must be text, not a {type(value).__name__}")
+    return strip_controls(str(value)).strip()
+
+
+def _tags(value: object, origin: str) -> list[str]:
+    if value is None or value == "":
         return []
     if isinstance(value, str):
-        value = [t for t in re.split(r"[,;]", value)]
-    return sorted({str(t).strip().lower() for t in value if str(t).strip()})  # type: ignore[union-attr]
+        items: list[object] = list(re.split(r"[,;]", value))
+    elif isinstance(value, list | tuple) and all(isinstance(t, str | int | float) for t in value):
+        items = list(value)
+    else:
+        raise BadInput(f"{origin}: front matter tags must be a list or comma-separated text, not {value!r}"[:300])
+    return sorted({strip_controls(str(t)).strip().lower() for t in items if str(t).strip()})
 
 
-def document_from_text(text: str, *, origin: str, default_id: str, meta: dict | None = None) -> Document:
-    """Front matter (if any) + body -> cleaned Document."""
+def _url(value: str, origin: str) -> str | None:
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises for a port out of range or not a number
+    except ValueError as exc:
+        raise BadInput(f"{origin}: url {value!r} is not a valid link ({exc})") from exc
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise BadInput(f"{origin}: url {value!r} is not an http(s) link with a host")
+    return value
+
+
+def document_from_text(
+    text: str, *, origin: str, default_id: str, meta: dict | None = None, warnings: list[str] | None = None
+) -> Document:
+    """Front matter (if any) + body -> cleaned Document. Bad metadata is a BadInput with a reason."""
     meta = dict(meta or {})
+    warnings = list(warnings or [])
+    text = strip_controls(text)
     m = _FRONT.match(text)
     if m:
         try:
-            front = yaml.safe_load(m.group(1)) or {}
+            front = yaml.load(m.group(1), Loader=_FrontMatterLoader) or {}  # noqa: S506 - a SafeLoader
         except yaml.YAMLError as exc:
             raise BadInput(f"{origin}: front matter is not valid YAML ({str(exc).splitlines()[0]})") from exc
         if not isinstance(front, dict):
@@ -90,53 +163,109 @@ def document_from_text(text: str, *, origin: str, default_id: str, meta: dict | 
         meta = {**front, **{k: v for k, v in meta.items() if v}}
         text = text[m.end() :]
     blocks = [_MD_HEADING.sub("", b) for b in split_blocks(text)]
-    title = str(meta.get("title") or "").strip()
+    title = _scalar(meta, "title", origin)
+    title_to_drop: str | None = title
     if not title:
         if not blocks:
             raise BadInput(f"{origin}: the file has no text")
         title = blocks[0][:200]
-        blocks = blocks[1:]
-    paragraphs = clean_blocks(blocks, title=title)
+        if len(blocks) > 1:
+            blocks = blocks[1:]
+        else:
+            title_to_drop = None  # a one-line file: its line is its title and its body
+    paragraphs = clean_blocks(blocks, title=title_to_drop)
     if not paragraphs:
         raise BadInput(f"{origin}: no article text left after cleaning")
-    date = parse_date(meta.get("date"))
-    warnings: list[str] = []
-    if meta.get("date") and date is None:
-        warnings.append(f"unreadable date {meta.get('date')!r}")
+    raw_date = meta.get("date")
+    try:
+        date = parse_date(raw_date)
+    except ValueError as exc:
+        shown = strip_controls(str(raw_date))[:40]
+        raise BadInput(f"{origin}: date {shown!r} is {exc}") from exc
     if date is None:
         date = _date_in_text(blocks)
     if date is None:
         warnings.append("no date: it is left out of every as-of search (set one with --date or front matter)")
-    url = meta.get("url") or None
-    doc_id = str(meta.get("id") or default_id)
+    elif date > dt.date.today() + dt.timedelta(days=1):  # a day's grace for time zones
+        warnings.append(f"dated {date.isoformat()}, in the future: check the date")
+    doc_id = _scalar(meta, "id", origin) or default_id
     return Document(
         id=doc_id,
         title=title,
         paragraphs=paragraphs,
         date=date,
-        source=str(meta.get("source") or "").strip(),
-        url=str(url).strip() if url else None,
-        tags=_tags(meta.get("tags")),
+        source=_scalar(meta, "source", origin),
+        url=_url(_scalar(meta, "url", origin), origin),
+        tags=_tags(meta.get("tags"), origin),
         origin=origin,
         warnings=warnings,
         explicit_id=bool(meta.get("id")),
     )
 
 
-def _html_to_text(html: str | bytes, origin: str) -> tuple[str, dict]:
+_NUMERIC_DATE = re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
+
+
+def _day_is_written(html: str, day: dt.date) -> bool:
+    """Whether ``day`` is written in full (day, month and year) anywhere in a page: its text, meta
+    tags, JSON-LD or links, in a numeric form (2022-09-13, /2022/09/13/) or in words
+    ("13 September 2022"). Only candidates of the right year are parsed."""
+    for m in _NUMERIC_DATE.finditer(html):
+        if (int(m[1]), int(m[2]), int(m[3])) == (day.year, day.month, day.day):
+            return True
+    year = str(day.year)
+    for m in _FULL_DATE.finditer(html):
+        if year in m.group(0):
+            with contextlib.suppress(ValueError):
+                if parse_date(next(g for g in m.groups() if g)) == day:
+                    return True
+    return False
+
+
+def _valid_url_or_none(value: object) -> str | None:
+    """An extracted (not declared) link: kept when it is a valid http(s) URL, else dropped."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return _url(value, "")
+    except BadInput:
+        return None
+
+
+def _html_to_text(html: str, origin: str) -> tuple[str, dict, list[str]]:
+    """Main text, metadata and warnings of an HTML page.
+
+    The page's date is trafilatura's (htmldate), kept only when that day is written on the page: a
+    page that says only "September 2022" gets a first-of-month or first-of-year date from the
+    extractor, and an invented day would put the document in or out of an as-of search by chance.
+    Such a date is left out, with a warning.
+    """
     import trafilatura
 
     extracted = trafilatura.bare_extraction(html, include_comments=False, include_tables=False, with_metadata=True)
     if extracted is None or not getattr(extracted, "text", None):
         raise BadInput(f"{origin}: no article text found in the HTML")
+    warnings: list[str] = []
+    date = getattr(extracted, "date", None)
+    if date:
+        try:
+            day = parse_date(str(date))
+        except ValueError:
+            day = None
+        if day is None or not _day_is_written(html, day):
+            warnings.append(
+                f"the page gives no full date (only a month or a year; the extractor guessed {date}): "
+                "left undated, set one with --date"
+            )
+            date = None
     meta = {
         "title": getattr(extracted, "title", None),
-        "date": getattr(extracted, "date", None),
+        "date": date,
         "source": getattr(extracted, "sitename", None) or getattr(extracted, "hostname", None),
-        "url": getattr(extracted, "url", None),
+        "url": _valid_url_or_none(getattr(extracted, "url", None)),
     }
     # trafilatura separates paragraphs with single newlines
-    return "\n\n".join(ln for ln in extracted.text.split("\n") if ln.strip()), meta
+    return "\n\n".join(ln for ln in extracted.text.split("\n") if ln.strip()), meta, warnings
 
 
 def _pdf_to_text(path: Path) -> tuple[str, dict]:
@@ -196,8 +325,12 @@ def load_file(path: Path, *, max_bytes: int, meta: dict | None = None) -> Docume
     if not text.strip():
         raise BadInput(f"{name}: the file is empty")
     if suffix in HTML_SUFFIXES:
-        body, found = _html_to_text(text, name)
-        return document_from_text(body, origin=str(path), default_id=default_id, meta={**found, **(meta or {})})
+        body, found, warnings = _html_to_text(text, name)
+        if meta and meta.get("date"):
+            warnings = []  # the only warnings are about the page's date, and one was given
+        return document_from_text(
+            body, origin=str(path), default_id=default_id, meta={**found, **(meta or {})}, warnings=warnings
+        )
     return document_from_text(text, origin=str(path), default_id=default_id, meta=meta)
 
 

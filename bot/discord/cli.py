@@ -14,6 +14,7 @@ import logging
 import signal
 from typing import NoReturn
 
+import aiohttp
 import discord
 import typer
 
@@ -80,8 +81,16 @@ def run_bot(bot: AnalystBot, token: str) -> int:
     except UserError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         return 1
-    except (OSError, discord.GatewayNotFound) as exc:
-        typer.echo(f"error: cannot reach Discord ({type(exc).__name__}: {str(exc)[:160]}).", err=True)
+    except (
+        OSError,  # refused, unreachable, DNS (aiohttp's connector errors are OSErrors)
+        aiohttp.ClientError,  # a server that hangs up or answers garbage
+        TimeoutError,
+        discord.GatewayNotFound,
+        discord.ConnectionClosed,
+        discord.DiscordServerError,  # 5xx after discord.py's own retries
+    ) as exc:
+        detail = " ".join(str(exc).split())[:160] or "no detail"
+        typer.echo(f"error: cannot reach Discord ({type(exc).__name__}: {detail}).", err=True)
         return 1
     except KeyboardInterrupt:
         pass

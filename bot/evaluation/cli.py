@@ -12,6 +12,7 @@ import typer
 
 from bot.config import Settings
 from bot.errors import ConfigError, UserError
+from bot.terminal import markup_safe
 
 
 class EngineOpt(StrEnum):
@@ -55,8 +56,8 @@ def _progress() -> Iterator:
         def update(what: str, done: int, total: int) -> None:
             stage = "indexing" if what == "indexing" else "searching" if what == "searching" else "assessing"
             if stage not in tasks:
-                tasks[stage] = bar.add_task(what, total=total)
-            bar.update(tasks[stage], description=what, completed=done, total=total)
+                tasks[stage] = bar.add_task(markup_safe(what), total=total)
+            bar.update(tasks[stage], description=markup_safe(what), completed=done, total=total)
 
         yield update
 
@@ -98,6 +99,8 @@ def eval_cases(
     ] = False,
 ) -> None:
     """Assess every case of a case file as of its date; Brier, accuracy, variable agreement, citation checks."""
+    from rich.markup import escape
+
     from bot.evaluation.cases import load_cases
     from bot.evaluation.report import compare_eval, reliability_png, render_eval
     from bot.evaluation.runner import EvalReport, run_cases
@@ -117,9 +120,14 @@ def eval_cases(
         )
     if write_params:
         target = settings.prompts_dir / "scoring.yaml"
-        _write_params(target, report)
         assert report.calibration is not None
-        report.calibration.written_to = str(target)
+        if report.calibration.warnings:  # a fit that does not beat the base rate is not shipped
+            _console(stderr=True).print(
+                f"[yellow]not written: {escape(report.calibration.warnings[0])}[/yellow]"
+            )
+        else:
+            _write_params(target, report)
+            report.calibration.written_to = str(target)
     out_json = out / f"eval-{report.label}.json"
     _write_json(out_json, report.model_dump_json(indent=2))
     png = reliability_png(report, out / f"reliability-{report.label}.png")
@@ -127,7 +135,7 @@ def eval_cases(
     console.print(render_eval(report))
     if old is not None:
         console.print(compare_eval(old, report))
-    console.print(f"report: {out_json}" + (f"; reliability diagram: {png}" if png else ""))
+    console.print(f"report: {markup_safe(out_json)}" + (f"; reliability diagram: {markup_safe(png)}" if png else ""))
     if not report.passed:
         raise typer.Exit(1)
 
@@ -160,7 +168,7 @@ def eval_retrieval(
     _console().print(retrieval_table(report))
     if old is not None:
         _console().print(compare_retrieval(old, report))
-    _console().print(f"report: {out_json}")
+    _console().print(f"report: {markup_safe(out_json)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 from bot.core.models import VARIABLES
 from bot.core.scoring import VERDICT_BANDS, ScoringParams, likelihood, verdict
 
@@ -57,13 +59,8 @@ def accuracy(probs: Sequence[float], outcomes: Sequence[int], threshold: float =
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolated percentile (``q`` in 0..100), as numpy's default."""
-    if not values:
-        return math.nan
-    xs = sorted(values)
-    pos = (len(xs) - 1) * q / 100
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+    """numpy's (linear) percentile, ``q`` in 0..100; NaN for no values (a report shows "n/a")."""
+    return float(np.percentile(values, q)) if len(values) else math.nan
 
 
 # --- the three-way view --------------------------------------------------------------------------
@@ -88,6 +85,26 @@ def brier_limited_half(probs: Sequence[float], outcomes: Sequence[Outcome]) -> f
     """Brier with ``limited`` scored 0.5 instead of 1: how much the binary coding of limited cases matters."""
     ys = [0.5 if o == "limited" else outcome_value(o) for o in outcomes]
     return brier(probs, ys)  # type: ignore[arg-type]
+
+
+def auc(probs: Sequence[float], outcomes: Sequence[int]) -> float:
+    """Area under the ROC curve: the chance that a random intervention case got a higher
+    probability than a random non-intervention case (ties count half; 0.5 = no ranking skill)."""
+    pos = [p for p, y in zip(probs, outcomes, strict=True) if y]
+    neg = [p for p, y in zip(probs, outcomes, strict=True) if not y]
+    if not pos or not neg:
+        return math.nan
+    wins = sum(1.0 if p > q else 0.5 if p == q else 0.0 for p in pos for q in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def best_constant_brier(outcomes: Sequence[float]) -> float:
+    """The Brier score of the best constant forecast in hindsight (the cases' own base rate):
+    the reference a likelihood must beat to carry any information. Always-50 % scores 0.25."""
+    if not outcomes:
+        return math.nan
+    rate = sum(outcomes) / len(outcomes)
+    return sum((rate - y) ** 2 for y in outcomes) / len(outcomes)
 
 
 # --- per-variable agreement ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from bot.core.models import VARIABLES
 from bot.core.scoring import VERDICT_BANDS
 from bot.evaluation.metrics import OUTCOMES, VERDICTS
 from bot.evaluation.runner import EvalReport, RetrievalReport
+from bot.terminal import markup_safe, safe
 
 SHORT = {"trigger": "trig", "local_support": "supp", "military_opposition": "oppo", "feasibility": "feas", "costs": "cost"}
 OUTCOME_ABBR = {"intervened": "yes", "limited": "limited", "not_intervened": "no"}
@@ -36,7 +37,7 @@ def ms(x: float | None) -> str:
 
 def case_table(report: EvalReport) -> Table:
     t = Table(
-        title=f"{report.label}: {len(report.results)} cases, engine {report.engine_requested}",
+        title=f"{markup_safe(report.label)}: {len(report.results)} cases, engine {report.engine_requested}",
         box=box.SIMPLE_HEAD, pad_edge=False,
     )
     t.add_column("case", no_wrap=True)
@@ -50,7 +51,7 @@ def case_table(report: EvalReport) -> Table:
     for r in report.results:
         outcome = OUTCOME_ABBR[r.outcome] + ("*" if r.framework_miss else "")
         if r.error:
-            t.add_row(r.id, outcome, Text(f"error: {r.error}", style="red"), *[""] * 7, ms(r.latency_ms))
+            t.add_row(Text(safe(r.id)), outcome, Text(safe(f"error: {r.error}"), style="red"), *[""] * 7, ms(r.latency_ms))
             continue
         cells = []
         for v in VARIABLES:
@@ -64,17 +65,18 @@ def case_table(report: EvalReport) -> Table:
             else:
                 cells.append(Text(f"{s}✗{exp[0]}", style="red"))
         y = r.outcome != "not_intervened"
-        right = (r.likelihood >= 50) == y  # type: ignore[operator]
+        right = (r.probability >= 0.5) == y
+        shown = "" if r.likelihood_shown else "·"
         t.add_row(
-            r.id, outcome,
-            Text(f"{r.likelihood}%", style="green" if right else "red"),
+            Text(safe(r.id)), outcome,
+            Text("n/a" if r.likelihood is None else f"{r.likelihood}%{shown}", style="green" if right else "red"),
             *cells,
             f"{r.citations_valid}/{r.citations_shown}",
             Text(str(len(r.date_violations)), style="red" if r.date_violations else ""),
             ms(r.latency_ms),
         )
     t.caption = (
-        "in?: did Russia intervene; p: likelihood shown; variables: score 0-4, ✓ agrees with the expected call, ✗f/✗m/✗u expected favourable/mixed/unfavourable, "
+        "in?: did Russia intervene; p: the computed likelihood (· = not shown to users: no proven skill; n/a = no evidence, counted as 50 %); variables: score 0-4, ✓ agrees with the expected call, ✗f/✗m/✗u expected favourable/mixed/unfavourable, "
         "? insufficient evidence; * = a case the framework itself got wrong"
     )
     return t
@@ -86,8 +88,10 @@ def summary_table(report: EvalReport) -> Table:
     t.add_column("metric", no_wrap=True)
     t.add_column("value", justify="right", no_wrap=True)
     t.add_column("reading", style="dim")
-    t.add_row("Brier (limited = 1)", num(s.brier), "lower is better; 0.25 = always 50 %")
-    t.add_row("Brier (limited = 0.5)", num(s.brier_limited_half), "limited outcomes scored 0.5")
+    t.add_row("Brier (limited = 1)", num(s.brier), f"lower is better; always 50 % = 0.250, best constant = {num(s.brier_best_constant)}")
+    t.add_row("Brier (limited = 0.5)", num(s.brier_limited_half), f"limited outcomes scored 0.5; best constant = {num(s.brier_best_constant_limited_half)}")
+    t.add_row("AUC", num(s.auc), "ranks interventions above non-interventions; 0.5 = chance")
+    t.add_row("skill", "yes" if s.skill else "no", "beats the best constant on Brier and AUC > 0.5")
     t.add_row("accuracy at 50 %", pct(s.accuracy_at_50), "p >= 50 % read as yes")
     for v in VARIABLES:
         a = s.agreement[v]
@@ -96,6 +100,10 @@ def summary_table(report: EvalReport) -> Table:
     t.add_row(
         "citation validity", pct(s.citation_validity, 1),
         f"{s.citations_valid}/{s.citations_shown}; must be 100 %",
+    )
+    t.add_row(
+        "quote verification", pct(s.quote_verification, 1),
+        f"{s.claims_kept}/{s.claims_made} claims kept (quote found verbatim in its passage)",
     )
     t.add_row("date leaks", str(s.date_violations), "passages dated after as_of; must be 0")
     t.add_row("insufficient evidence", pct(s.insufficient_share), "variables left unscored")
@@ -237,7 +245,7 @@ def retrieval_table(report: RetrievalReport) -> Group:
         mt.add_column("vector / lexical rank", justify="right")
         for q in misses:
             ranks = " / ".join(str(q.modes[m].first_rank or "-") for m in ("vector", "lexical"))
-            mt.add_row(q.question, ", ".join(q.relevant), ranks)
+            mt.add_row(Text(safe(q.question)), Text(safe(", ".join(q.relevant))), ranks)
         parts.append(mt)
     return Group(*parts)
 
@@ -290,11 +298,11 @@ def compare_eval(old: EvalReport, new: EvalReport) -> Group:
     for r in new.results:
         o = before.get(r.id)
         if o is None:
-            moved.add_row(r.id, r.outcome, f"new → {r.likelihood}", "")
+            moved.add_row(Text(safe(r.id)), r.outcome, f"new → {r.likelihood}", "")
             continue
         changed = [f"{SHORT[v]} {o.scores.get(v)}→{r.scores.get(v)}" for v in VARIABLES if o.scores.get(v) != r.scores.get(v)]
         if o.likelihood != r.likelihood or changed:
-            moved.add_row(r.id, r.outcome, f"{o.likelihood} → {r.likelihood}", ", ".join(changed))
+            moved.add_row(Text(safe(r.id)), r.outcome, f"{o.likelihood} → {r.likelihood}", ", ".join(changed))
     parts: list = [t]
     if moved.row_count:
         parts.append(moved)

@@ -26,10 +26,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
-from bot.config import REPO_ROOT, Settings
+from bot.config import REPO_ROOT, Settings, packaged_dir
 from bot.core.models import VARIABLES, Assessment, Passage
 from bot.core.ports import Retriever
-from bot.core.scoring import ScoringParams
+from bot.core.scoring import ScoringParams, verdict
 from bot.errors import BadInput, UserError
 from bot.evaluation import metrics as M
 from bot.evaluation.cases import Case, CaseFile
@@ -91,7 +91,8 @@ class CaseResult(BaseModel):
     outcome: M.Outcome
     framework_miss: bool = False
     error: str | None = None
-    likelihood: int | None = None
+    likelihood: int | None = None  # the computed likelihood (shown or not); None: no evidence (counted as 50 %)
+    likelihood_shown: bool = False
     verdict: str | None = None
     engine: str | None = None
     model: str | None = None
@@ -108,7 +109,14 @@ class CaseResult(BaseModel):
     date_violations: list[str] = Field(default_factory=list)
     own_docs_retrieved: int = 0  # how many of the case's own documents any retrieval returned
     latency_ms: float = 0.0
+    claims_made: int = 0
+    claims_kept: int = 0
+    subject: str = ""
     notes: list[str] = Field(default_factory=list)
+
+    @property
+    def probability(self) -> float:
+        return 0.5 if self.likelihood is None else self.likelihood / 100
 
 
 class AgreementSummary(BaseModel):
@@ -152,6 +160,15 @@ class EvalSummary(BaseModel):
     errors: int
     brier: float | None
     brier_limited_half: float | None
+    brier_always_50: float | None = 0.25
+    brier_best_constant: float | None = None  # the cases' own base rate, in hindsight
+    brier_best_constant_limited_half: float | None = None
+    auc: float | None = None
+    skill: bool = False  # beats the best constant on Brier and ranks better than chance (AUC > 0.5)
+    claims_made: int = 0
+    claims_kept: int = 0
+    quote_verification: float | None = None  # claims kept / claims made
+    no_evidence_cases: int = 0
     accuracy_at_50: float | None
     outcome_by_verdict: dict[str, dict[str, int]]
     mean_likelihood_by_outcome: dict[str, float | None]
@@ -214,7 +231,10 @@ def assess_case(app: Any, case: Case, engine: EngineChoice, collection: str) -> 
         res.date_violations = sorted(f"{p.doc_id} ({p.date})" for p in audit.violations.values())
         own = {Path(d).stem for d in case.docs}
         res.own_docs_retrieved = len({p.doc_id for p in audit.seen.values()} & own)
-    res.likelihood, res.verdict, res.engine, res.model = a.likelihood, a.verdict, a.engine, a.model
+    res.likelihood, res.engine, res.model = a.computed_likelihood, a.engine, a.model
+    res.likelihood_shown = a.likelihood is not None
+    res.verdict = verdict(a.computed_likelihood) if a.computed_likelihood is not None else None
+    res.claims_made, res.claims_kept, res.subject = a.claims_made, a.claims_kept, a.subject
     res.notes = list(a.notes)
     for key in VARIABLES:
         v = a.variable(key)
@@ -232,8 +252,9 @@ def assess_case(app: Any, case: Case, engine: EngineChoice, collection: str) -> 
 
 def summarise(results: Sequence[CaseResult], cases: Sequence[Case]) -> EvalSummary:
     ok = [r for r in results if r.error is None]
-    probs = [r.likelihood / 100 for r in ok]  # type: ignore[operator]
+    probs = [r.probability for r in ok]
     ys = [M.outcome_value(r.outcome) for r in ok]
+    ys_half = [0.5 if r.outcome == "limited" else float(M.outcome_value(r.outcome)) for r in ok]
     by_id = {c.id: c for c in cases}
     agree = M.agreement((by_id[r.id].expected_variables, r.scores) for r in ok)  # type: ignore[misc]
     agreement = {
@@ -254,9 +275,16 @@ def summarise(results: Sequence[CaseResult], cases: Sequence[Case]) -> EvalSumma
         errors=len(results) - len(ok),
         brier=_nan_to_none(M.brier(probs, ys)),
         brier_limited_half=_nan_to_none(M.brier_limited_half(probs, [r.outcome for r in ok])),
+        brier_best_constant=_nan_to_none(M.best_constant_brier(ys)),
+        brier_best_constant_limited_half=_nan_to_none(M.best_constant_brier(ys_half)),
+        auc=_nan_to_none(M.auc(probs, ys)),
+        claims_made=sum(r.claims_made for r in ok),
+        claims_kept=sum(r.claims_kept for r in ok),
+        quote_verification=(sum(r.claims_kept for r in ok) / sum(r.claims_made for r in ok)) if sum(r.claims_made for r in ok) else None,
+        no_evidence_cases=sum(r.likelihood is None for r in ok),
         accuracy_at_50=_nan_to_none(M.accuracy(probs, ys)),
-        outcome_by_verdict=M.outcome_by_verdict([r.likelihood for r in ok], [r.outcome for r in ok]),  # type: ignore[misc]
-        mean_likelihood_by_outcome=M.mean_likelihood_by_outcome([r.likelihood for r in ok], [r.outcome for r in ok]),  # type: ignore[misc]
+        outcome_by_verdict=M.outcome_by_verdict([round(p * 100) for p in probs], [r.outcome for r in ok]),
+        mean_likelihood_by_outcome=M.mean_likelihood_by_outcome([round(p * 100) for p in probs], [r.outcome for r in ok]),
         agreement=agreement,
         agreement_overall=sum(a.agree for a in agree.values()) / total_calls if total_calls else None,
         citations_shown=shown,
@@ -267,6 +295,10 @@ def summarise(results: Sequence[CaseResult], cases: Sequence[Case]) -> EvalSumma
         latency_p50_ms=_nan_to_none(M.percentile(lat, 50)),
         latency_p95_ms=_nan_to_none(M.percentile(lat, 95)),
         engines_used={e: sum(r.engine == e for r in ok) for e in sorted({r.engine for r in ok if r.engine})},
+    )
+    s.skill = (
+        s.brier is not None and s.brier_best_constant is not None and s.brier < s.brier_best_constant
+        and s.auc is not None and s.auc > 0.5
     )
     if len(ok) >= MIN_CASES_FOR_DIAGRAM:
         s.reliability = M.reliability_bins(probs, ys)
@@ -320,23 +352,22 @@ def run_cases(
     tmp = Path(tempfile.mkdtemp(prefix="analyst-eval-"))
     collection = "eval"
     s = settings.model_copy(update={"data_dir": tmp, "collection": collection, "chroma_mode": "embedded", "history_url": None})
-    app = App(s, llm=llm, build_llm=engine != "indicators")
     try:
-        paths = case_file.doc_paths()
-        if with_starter_corpus:
-            paths += [p for p in sorted((REPO_ROOT / "knowledge").rglob("*")) if p.is_file()]
-        n_docs, warnings = _index(app, collection, paths, s, progress)
-        warnings += _dating_warnings(app, collection, case_file)
-        results: list[CaseResult] = []
-        for i, case in enumerate(case_file.cases, start=1):
-            if progress:
-                progress(f"assessing {case.id}", i - 1, len(case_file.cases))
-            results.append(assess_case(app, case, engine, collection))
-            if progress:
-                progress(f"assessed {case.id}", i, len(case_file.cases))
-        params = app.assessor.params
+        with App(s, llm=llm, build_llm=engine != "indicators") as app:
+            paths = case_file.doc_paths()
+            if with_starter_corpus:
+                paths += [p for p in sorted(packaged_dir("knowledge").rglob("*")) if p.is_file()]
+            n_docs, warnings = _index(app, collection, paths, s, progress)
+            warnings += _dating_warnings(app, collection, case_file)
+            results: list[CaseResult] = []
+            for i, case in enumerate(case_file.cases, start=1):
+                if progress:
+                    progress(f"assessing {case.id}", i - 1, len(case_file.cases))
+                results.append(assess_case(app, case, engine, collection))
+                if progress:
+                    progress(f"assessed {case.id}", i, len(case_file.cases))
+            params = app.assessor.params
     finally:
-        app.close()
         shutil.rmtree(tmp, ignore_errors=True)
     summary = summarise(results, case_file.cases)
     report = EvalReport(
@@ -562,45 +593,44 @@ def run_retrieval(
 
     qset = load_question_set(questions_path)
     questions = qset.questions
-    corpus = list(corpus or qset.corpus or [REPO_ROOT / "knowledge"])
+    corpus = list(corpus or qset.corpus or [packaged_dir("knowledge")])
     for d in corpus:
         if not Path(d).exists():
             raise BadInput(f"{d}: no such file or folder")
     tmp = Path(tempfile.mkdtemp(prefix="analyst-evalret-"))
     collection = "evalret"
     s = settings.model_copy(update={"data_dir": tmp, "collection": collection, "chroma_mode": "embedded", "history_url": None})
-    app = App(s, build_llm=False)
     try:
-        from bot.ingest import ingest_items
+        with App(s, build_llm=False) as app:
+            from bot.ingest import ingest_items
 
-        outcomes = ingest_items(
-            app.store(collection), [str(p) for p in corpus], s,
-            progress=(lambda i, n, _o: progress("indexing", i, n)) if progress else None,
-        )
-        failed = [f"{o.name}: {o.reason}" for o in outcomes if o.status == "failed"]
-        if failed:
-            raise BadInput("corpus documents failed to index: " + "; ".join(failed[:5]))
-        name_to_id: dict[str, str] = {o.name: o.doc_id for o in outcomes if o.doc_id}
-        missing = sorted({r for q in questions for r in q.relevant if r not in name_to_id})
-        if missing:
-            raise BadInput(f"{questions_path}: relevant files not in the corpus: {', '.join(missing[:8])}")
-        store = app.store(collection)
-        results: list[QuestionResult] = []
-        latencies: dict[str, list[float]] = {m: [] for m in MODES}
-        for i, q in enumerate(questions, start=1):
-            rel = {name_to_id[r] for r in q.relevant}
-            modes: dict[str, ModeResult] = {}
-            for mode in MODES:
-                t0 = time.perf_counter()
-                passages = store.search(q.question, k, SearchFilter(as_of=q.as_of), mode=mode)
-                latencies[mode].append((time.perf_counter() - t0) * 1000)
-                modes[mode] = score_ranking([p.doc_id for p in passages], rel)
-            results.append(QuestionResult(question=q.question, relevant=q.relevant, kind=q.kind, as_of=q.as_of, modes=modes))
-            if progress:
-                progress("searching", i, len(questions))
-        n_docs = sum(o.status in ("added", "updated") for o in outcomes)
+            outcomes = ingest_items(
+                app.store(collection), [str(p) for p in corpus], s,
+                progress=(lambda i, n, _o: progress("indexing", i, n)) if progress else None,
+            )
+            failed = [f"{o.name}: {o.reason}" for o in outcomes if o.status == "failed"]
+            if failed:
+                raise BadInput("corpus documents failed to index: " + "; ".join(failed[:5]))
+            name_to_id: dict[str, str] = {o.name: o.doc_id for o in outcomes if o.doc_id}
+            missing = sorted({r for q in questions for r in q.relevant if r not in name_to_id})
+            if missing:
+                raise BadInput(f"{questions_path}: relevant files not in the corpus: {', '.join(missing[:8])}")
+            store = app.store(collection)
+            results: list[QuestionResult] = []
+            latencies: dict[str, list[float]] = {m: [] for m in MODES}
+            for i, q in enumerate(questions, start=1):
+                rel = {name_to_id[r] for r in q.relevant}
+                modes: dict[str, ModeResult] = {}
+                for mode in MODES:
+                    t0 = time.perf_counter()
+                    passages = store.search(q.question, k, SearchFilter(as_of=q.as_of), mode=mode)
+                    latencies[mode].append((time.perf_counter() - t0) * 1000)
+                    modes[mode] = score_ranking([p.doc_id for p in passages], rel)
+                results.append(QuestionResult(question=q.question, relevant=q.relevant, kind=q.kind, as_of=q.as_of, modes=modes))
+                if progress:
+                    progress("searching", i, len(questions))
+            n_docs = sum(o.status in ("added", "updated") for o in outcomes)
     finally:
-        app.close()
         shutil.rmtree(tmp, ignore_errors=True)
     kinds = sorted({r.kind for r in results})
     return RetrievalReport(

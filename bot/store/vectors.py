@@ -33,7 +33,8 @@ WRITE_BATCH = 1000
 
 
 def open_chroma_client(settings: Settings, *, fresh: bool = False):
-    """The chroma client chosen by settings (embedded by default).
+    """The chroma client chosen by settings (embedded by default). In http mode the server must answer
+    a heartbeat within ``chroma_timeout_s`` first, and every later request is bounded by it.
 
     ``fresh=True`` (embedded mode) builds a new client that reads the files again instead of the one
     chromadb caches per path and process: that is how a reader picks up another process's writes.
@@ -42,11 +43,17 @@ def open_chroma_client(settings: Settings, *, fresh: bool = False):
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_mode == "http":
+        from bot import chroma_http
+
+        chroma_http.check_server(settings)  # chromadb's client would wait for ever on a silent server
     try:
         if settings.chroma_mode == "http":
-            return chromadb.HttpClient(
+            client = chromadb.HttpClient(
                 host=settings.chroma_host, port=settings.chroma_port, ssl=settings.chroma_ssl, settings=chroma_settings
             )
+            chroma_http.bound_client(client, settings.chroma_timeout_s)  # every later request bounded too
+            return client
         settings.chroma_path.mkdir(parents=True, exist_ok=True)
         if fresh:
             _forget_cached_system(settings)
