@@ -931,3 +931,42 @@ def test_sources_mapping_to_one_id(store, first, second, same_doc):
     assert b.status == ("updated" if same_doc else "added")
     assert (a.doc_id == b.doc_id) is same_doc
     assert len(store.documents()) == (1 if same_doc else 2)
+
+
+# --------------------------------------------------------------------------------------------
+# one backend per data directory per process
+
+
+def test_stores_of_one_data_dir_share_one_backend(settings, embedder):
+    a = CorpusStore(settings, embedder)
+    b = CorpusStore(settings, embedder, collection="guild-2")
+    try:
+        assert a.backend is b.backend
+        a.ingest(doc("x", "Russian troops guard the Cobasna depot."))
+        a.close()
+        a.close()  # twice: the backend is given back once
+        assert b.ingest(doc("y", "The 201st base is in Dushanbe.")).status == "added"
+        assert [p.doc_id for p in b.search("Dushanbe base", k=1)] == ["y"]
+    finally:
+        b.close()
+    c = CorpusStore(settings, embedder)
+    try:
+        assert c.backend is not a.backend and c.search("Cobasna", k=1)[0].doc_id == "x"
+    finally:
+        c.close()
+
+
+def test_a_search_that_fails_on_a_stale_client_reopens_and_succeeds(store, monkeypatch):
+    store.ingest(doc("x", "Russian troops guard the Cobasna depot."))
+    real, calls = store.vectors.query, []
+
+    def flaky(vec, n, **kw):
+        calls.append(n)
+        if len(calls) == 1:
+            raise StoreUnavailable("The vector store failed the search (InternalError: Error finding id).")
+        return real(vec, n, **kw)
+
+    monkeypatch.setattr(store.vectors, "query", flaky)
+    epoch = store.backend.epoch
+    [hit] = store.search("Cobasna depot", k=1)
+    assert hit.doc_id == "x" and store.backend.epoch == epoch + 1 and len(calls) >= 2

@@ -266,6 +266,7 @@ class CorpusStore:
         self.embedder = embedder
         self.name = collection or settings.collection
         self._owns_backend = backend is None
+        self._closed = False
         if backend is None:
             backend = (
                 Backend(settings, client=client, registry=lexical, notify=notify)
@@ -292,7 +293,9 @@ class CorpusStore:
         self.vectors.collection = col
 
     def close(self) -> None:
-        if self._owns_backend:
+        """Idempotent: a store closed twice gives its backend back once."""
+        if self._owns_backend and not self._closed:
+            self._closed = True
             self.backend.close()
 
     def _current(self) -> None:
