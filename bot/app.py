@@ -81,6 +81,7 @@ class App:
             n_passages=settings.assessment_passages,
             max_question_chars=settings.max_question_chars,
             samples=settings.llm_samples,
+            llm_budget_s=settings.llm_assessment_budget_s,
         )
         self._client: Any = None
         self._lexical: LexicalIndex | None = None

@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(120.0, gt=0)
     llm_temperature: float = Field(0.0, ge=0, le=2)
     llm_max_tokens: int = Field(1500, ge=64)
+    llm_assessment_budget_s: float = Field(600.0, gt=0)  # the LLM judge's time for one whole answer
     llm_samples: int = Field(1, ge=1, le=9)  # answers per variable, combined by median (hosted models: 3-5)
     llamacpp_model_path: Path | None = None  # default: the pinned Qwen2.5-Coder-1.5B-Instruct (the `local` extra)
     models_dir: Path = Path.home() / ".cache" / "analyst-bot" / "models"  # where the model parts are joined once

@@ -361,3 +361,13 @@ def test_sentences_with_quote_marks_are_offered_safely_and_shown_as_written(base
     assert all('"' not in s and "\\" not in s for s in offered)  # llama.cpp's grammar converter mis-escapes them
     quotes = [c.quote for v in a.variables for c in v.evidence_for + v.evidence_against]
     assert quotes and all(q == doc for q in quotes)  # the claim shows the passage's own sentence
+
+
+def test_one_deadline_for_the_whole_assessment(base_assessor, prompts) -> None:
+    from bot.core.judge import Judge
+
+    a = assessor_with(base_assessor, FakeOptionLLM(reader(prompts)))
+    a.judge = Judge(a.prompts, a.llm, budget_s=0.0)  # spent before the first variable
+    out = a.assess(QUESTION, ListRetriever(make_passages([INVITATION])))
+    assert out.engine == "llm" and all(not v.assessed for v in out.variables)
+    assert any("ran out of time" in n for n in out.notes)

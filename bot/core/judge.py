@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import statistics
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -152,7 +153,10 @@ ProgressFn = Callable[[str, VariableAssessment | None], None]
 class Judge:
     """Runs the per-variable questions with one LLM and checks every claim."""
 
-    def __init__(self, prompts: Prompts, llm: StructuredLLM, *, samples: int = 1, max_claims: int = 3) -> None:
+    def __init__(
+        self, prompts: Prompts, llm: StructuredLLM, *, samples: int = 1, max_claims: int = 3, budget_s: float = 600.0
+    ) -> None:
+        self.budget_s = budget_s
         self.prompts = prompts
         self.framework = prompts.framework
         self.system = prompts.judge_system.strip()
@@ -275,7 +279,17 @@ class Judge:
         sentences = passage_sentences(passages) if self.probabilities else []
         variables: list[VariableAssessment] = []
         made = kept = 0
+        deadline = time.monotonic() + self.budget_s
         for spec in self.framework.variables:
+            if time.monotonic() > deadline:  # one deadline for the whole assessment, not only per call
+                va = VariableAssessment(
+                    variable=spec.key, status="insufficient_evidence",
+                    rationale="Not judged: the assessment ran out of time before this variable.",
+                )
+                variables.append(va)
+                if on_progress is not None:
+                    on_progress(spec.key, va)
+                continue
             ask = self._ask_probabilities if self.probabilities else self._ask_structured
             judgement = ask(block, spec, subject, sentences)
             va, m, k = self.verify(spec, judgement, passages)
