@@ -7,22 +7,37 @@ store to the core's :class:`~bot.core.ports.Retriever`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import inspect
 import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+from bot import redact
 from bot.config import Settings
 from bot.core.indicators import load_thresholds
 from bot.core.models import Assessment, Passage
 from bot.core.pipeline import Assessor
+from bot.core.ports import ProgressCallback
 from bot.core.prompts import Prompts, load_prompts
 from bot.core.scoring import ScoringParams
 from bot.embeddings import MiniLMEmbedder, shared_embedder
 from bot.store import CorpusStore, LexicalIndex, SearchFilter, open_chroma_client
 
 log = logging.getLogger(__name__)
+
+
+def remember_secrets(settings: Settings) -> None:
+    """Register every secret in the settings with :mod:`bot.redact` and redact all logging."""
+    secrets: list[str | None] = [s.get_secret_value() for s in (settings.llm_api_key, settings.discord_token) if s]
+    for url in (settings.llm_base_url, settings.history_url):
+        with contextlib.suppress(ValueError):  # the user name is masked by pattern
+            secrets.append(urlsplit(url).password if url else None)
+    redact.remember(*secrets)
+    redact.install()
 
 
 @dataclass
@@ -45,6 +60,13 @@ class StoreRetriever:
         return SearchFilter(as_of=as_of, date_from=flt.date_from, date_to=flt.date_to, sources=flt.sources, tags=flt.tags)
 
 
+def _takes_progress(fn: Any) -> bool:
+    try:
+        return "progress" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def load_scoring_params(settings: Settings) -> ScoringParams:
     """Fitted parameters from ``prompts/scoring.yaml`` (written by ``analyst eval --calibrate``)."""
     import yaml
@@ -59,6 +81,7 @@ def load_scoring_params(settings: Settings) -> ScoringParams:
 class App:
     def __init__(self, settings: Settings, *, llm: Any = None, build_llm: bool = True) -> None:
         self.settings = settings
+        remember_secrets(settings)
         self.prompts: Prompts = load_prompts(settings.prompts_dir)  # validated at start
         self.embedder: MiniLMEmbedder = shared_embedder(settings.embedding_model_path, settings.embedding_threads)
         if llm is None and build_llm and settings.llm_provider != "none":
@@ -97,9 +120,20 @@ class App:
         return StoreRetriever(self.store(collection))
 
     def assess(
-        self, question: str, *, collection: str | None = None, as_of: dt.date | None = None, engine: str = "auto"
+        self,
+        question: str,
+        *,
+        collection: str | None = None,
+        as_of: dt.date | None = None,
+        engine: str = "auto",
+        progress: ProgressCallback | None = None,
     ) -> Assessment:
-        return self.assessor.assess(question, self.retriever(collection), as_of=as_of, engine=engine)  # type: ignore[arg-type]
+        """Assess ``question`` over one collection. ``progress`` is handed to the pipeline when it
+        takes one (``Assessor.assess(..., progress=)``), so the bot can show variables as they come."""
+        kwargs: dict[str, Any] = {"as_of": as_of, "engine": engine}
+        if progress is not None and _takes_progress(self.assessor.assess):
+            kwargs["progress"] = progress
+        return self.assessor.assess(question, self.retriever(collection), **kwargs)
 
     def close(self) -> None:
         with self._lock:

@@ -156,7 +156,7 @@ class Assessor:
                 return self._assess_llm(q, subject, retriever, as_of, t0)
             except LLMError as exc:
                 log.warning("LLM assessment failed, falling back to indicators: %s", exc.message)
-                notes.append(f"The LLM failed ({exc.message}); this answer is indicator-based.")
+                notes.append("The language model is unavailable; this answer is based on the evidence alone.")
         return self._assess_indicators(q, subject, retriever, as_of, t0, notes)
 
     # -- indicator engine -------------------------------------------------------------------
