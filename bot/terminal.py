@@ -7,7 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from bot.core.models import Assessment, Passage
+from bot.core.models import Assessment, Passage, VariableAssessment
 from bot.core.scoring import score_bar
 
 VERDICT_STYLE = {
@@ -36,10 +36,20 @@ def passage_line(n: int, p: Passage) -> Text:
     return line
 
 
+def claim_lines(v: VariableAssessment) -> list[str]:
+    """One line per claim for (+) and against (-), each with its [n] citation."""
+    return [f"+ {c.text} [{c.passage}]" for c in v.evidence_for] + [
+        f"- {c.text} [{c.passage}]" for c in v.evidence_against
+    ]
+
+
 def render_assessment(a: Assessment) -> Group:
-    style = VERDICT_STYLE.get(a.verdict, "bold")
+    style = VERDICT_STYLE.get(a.verdict or "", "bold")
     head = Text()
-    head.append(f"{a.likelihood}% — {a.verdict}", style=style)
+    if a.likelihood is None:
+        head.append(f"no likelihood — {a.likelihood_note or 'no number can be given'}", style="bold")
+    else:
+        head.append(f"{a.likelihood}% — {a.verdict}", style=style)
     head.append(f"   (confidence {a.confidence})", style="dim")
     table = Table(show_header=True, header_style="bold", expand=True, show_lines=True)
     # widths that survive an 80-column pipe: the rationale keeps most of the room
@@ -53,7 +63,9 @@ def render_assessment(a: Assessment) -> Group:
         else:
             score = Text("insufficient\nevidence", style="dim italic")
         cites = " ".join(f"[{c.passage}]" for c in v.citations) or "—"
-        table.add_row(NAMES[v.variable], score, v.rationale or "—", cites)
+        claims = claim_lines(v) if (a.likelihood is None or v.evidence_for or v.evidence_against) else []
+        body = "\n".join(x for x in [v.rationale, *claims] if x) or "—"
+        table.add_row(NAMES[v.variable], score, Text(body), cites)
     parts: list = [head, Text(a.summary), table]
     if a.passages:
         parts.append(Text("Sources", style="bold"))

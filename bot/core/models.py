@@ -52,6 +52,14 @@ class Citation(BaseModel):
     quote: str | None = None  # the sentence that carried the evidence, when known
 
 
+class Claim(BaseModel):
+    """One piece of evidence for or against a variable, with the passage (1-based) and words behind it."""
+
+    text: str
+    passage: int = Field(ge=1)
+    quote: str = ""
+
+
 class VariableAssessment(BaseModel):
     variable: VariableKey
     status: Literal["assessed", "insufficient_evidence"]
@@ -59,6 +67,8 @@ class VariableAssessment(BaseModel):
     confidence: Confidence = "low"
     rationale: str = ""
     citations: list[Citation] = Field(default_factory=list)
+    evidence_for: list[Claim] = Field(default_factory=list)  # what favours intervention
+    evidence_against: list[Claim] = Field(default_factory=list)  # what stands against it
 
     @property
     def assessed(self) -> bool:
@@ -79,8 +89,11 @@ class Assessment(BaseModel):
     subject: str
     as_of: dt.date | None = None
     variables: list[VariableAssessment]
-    likelihood: int = Field(ge=0, le=100)
-    verdict: Verdict
+    # None: no number is shown (the engine has no proven skill); ``likelihood_note`` says why and
+    # the answer shows the evidence for and against instead
+    likelihood: int | None = Field(None, ge=0, le=100)
+    verdict: Verdict | None = None
+    likelihood_note: str = ""
     confidence: Confidence
     summary: str
     passages: list[Passage]
@@ -98,9 +111,9 @@ class Assessment(BaseModel):
         raise KeyError(key)
 
     def cited_passage_numbers(self) -> list[int]:
-        seen: list[int] = []
+        """Every passage number cited, by a citation or by a claim for or against, in order."""
+        seen: set[int] = set()
         for v in self.variables:
-            for c in v.citations:
-                if c.passage not in seen:
-                    seen.append(c.passage)
+            seen.update(c.passage for c in v.citations)
+            seen.update(c.passage for c in (*v.evidence_for, *v.evidence_against))
         return sorted(seen)
