@@ -21,10 +21,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # discord_helpers (not shipped)
 
 import discord  # noqa: E402
+from discord_helpers import make_bot, running, seed, shared_app, simultaneous  # noqa: E402
 
-from bot.discord.testing import make_bot, running, seed, shared_app, simultaneous  # noqa: E402
 from bot.evaluation.metrics import percentile  # noqa: E402
 
 GUILD = 920_000_000_000_000_001

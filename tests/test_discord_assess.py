@@ -13,10 +13,10 @@ from typing import Any
 
 import discord
 import pytest
+from discord_helpers import guild_with_members, make_bot, running, seed, shared_app, simultaneous
 
 from bot.core.models import VARIABLES, Assessment, Citation, Passage, VariableAssessment
 from bot.discord.replies import GENERIC
-from bot.discord.testing import guild_with_members, make_bot, running, seed, shared_app, simultaneous
 
 GUILD = 910_000_000_000_000_001
 QUESTION = "Will Russia send troops into Kazakhstan?"
@@ -74,10 +74,13 @@ async def test_assess_defers_first_then_answers_with_scored_cited_embed(shared) 
 
         main, sources = result.response.embeds
         assert main.title.startswith("Kazakhstan: ") and main.title.endswith("%)")
-        assert len(main.fields) == 5 and all(("■" in f.name or "?" in f.name) for f in main.fields)
+        assert len(main.fields) == 5 and all(("■" in f.name or "no evidence" in f.name) for f in main.fields)
+        assert not any("?" in f.name for f in main.fields)  # words, not "????", for a variable without evidence
         assert any("cites [" in f.value for f in main.fields)
         assert sources.title == "Sources" and "**[1]**" in sources.description
-        assert sources.footer.text.startswith("indicators · ") and " s · #1" in sources.footer.text
+        footer = sources.footer.text
+        assert footer.startswith("indicators:all-MiniLM-L6-v2 · corpus ") and " s · #1" in footer
+        assert footer.count("indicators") == 1  # the engine named once
         labels = [c["label"] for row in result.response.components for c in row["components"]]
         assert labels == ["Show passages", "0", "0", "Re-run with latest articles"]
         assert all(b.get("allowed_mentions") == {"parse": []} for b in sent_bodies(env))
@@ -279,7 +282,7 @@ async def test_buttons_keep_working_after_a_restart(shared) -> None:
         _, channel, (alice,) = setup_world(env)
         result = await alice.slash(channel, "assess", question=QUESTION)
         message = result.response.message
-        restarted = make_bot(shared, history=bot.history)  # a new process would reopen the same database
+        restarted = make_bot(shared, history=bot.history, data_dir=bot.settings.data_dir)  # the same deployment
         await env.restart_bot(restarted)
         up = next(
             c.custom_id for row in message.components for c in row.children if c.custom_id.endswith(":up")
@@ -288,4 +291,4 @@ async def test_buttons_keep_working_after_a_restart(shared) -> None:
         assert clicked.followups[-1].content == "Recorded your 👍."
         shown = await alice.click(message, label="Show passages")
         assert shown.ephemeral and shown.response.embeds
-        await restarted.close_resources()
+        await restarted.finish_work()

@@ -12,9 +12,9 @@ from typing import Any
 import discord
 import pytest
 import simcord
+from discord_helpers import make_bot, running, seed, shared_app
 
 from bot.config import REPO_ROOT
-from bot.discord.testing import make_bot, running, seed, shared_app
 from bot.errors import UserError
 
 SEEDED = 910_000_000_000_000_001  # knowledge/ ingested (shared with the other Discord tests; read-only here)
