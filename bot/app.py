@@ -7,17 +7,14 @@ store to the core's :class:`~bot.core.ports.Retriever`.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import inspect
 import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from bot import redact
-from bot.config import Settings
+from bot.config import Settings, remember_secrets
 from bot.core.indicators import load_thresholds
 from bot.core.models import Assessment, Passage
 from bot.core.pipeline import Assessor
@@ -28,16 +25,6 @@ from bot.embeddings import MiniLMEmbedder, shared_embedder
 from bot.store import CorpusStore, LexicalIndex, SearchFilter, open_chroma_client
 
 log = logging.getLogger(__name__)
-
-
-def remember_secrets(settings: Settings) -> None:
-    """Register every secret in the settings with :mod:`bot.redact` and redact all logging."""
-    secrets: list[str | None] = [s.get_secret_value() for s in (settings.llm_api_key, settings.discord_token) if s]
-    for url in (settings.llm_base_url, settings.history_url):
-        with contextlib.suppress(ValueError):  # the user name is masked by pattern
-            secrets.append(urlsplit(url).password if url else None)
-    redact.remember(*secrets)
-    redact.install()
 
 
 @dataclass

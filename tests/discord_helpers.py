@@ -68,6 +68,7 @@ def make_bot(
     shared: Shared,
     *,
     history: HistoryStore | None = None,
+    app: App | None = None,
     sync_guilds: list[int] | None = None,
     sync: bool = True,
     owner_ids: set[int] | None = None,
@@ -84,7 +85,7 @@ def make_bot(
         history = HistoryStore(f"sqlite:///{(own / 'history.sqlite3').as_posix()}")
     bot = AnalystBot(
         settings,
-        app=shared.app,
+        app=app or shared.app,
         history=history,
         seed_paths=[] if seed_paths is None else seed_paths,
         sync_guilds=sync_guilds,

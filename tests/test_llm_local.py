@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 from fakes import answer
-from loopback import free_port, loopback_server
+from loopback import Reply, StubServer, free_port, loopback_server, stub_server
 from pydantic import BaseModel, Field, SecretStr
 
 from bot.app import App
@@ -44,57 +41,10 @@ GOOD = answer((4, 3, 2, 1, 0), cite=(1, 3), subject="Kazakhstan", summary="Stub 
 # --- a stub server that speaks OpenAI, Anthropic and Ollama ----------------------------------------
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: Any = None
-    stall: bool = False  # hold the request open until the test ends (for timeouts)
-
-
-@dataclass
-class StubServer:
-    """ThreadingHTTPServer on 127.0.0.1:<free port>; ``reply(path, request_json) -> Reply``."""
-
-    reply: Callable[[str, dict[str, Any]], Reply] = lambda path, req: Reply(404, {"error": "no reply set"})
-    requests: list[tuple[str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
-    release: threading.Event = field(default_factory=threading.Event)
-    url: str = ""
-
-
 @pytest.fixture
 def stub() -> Iterator[StubServer]:
-    state = StubServer()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            req = json.loads(raw or b"{}")
-            state.requests.append((self.path, req, {k.lower(): v for k, v in self.headers.items()}))
-            reply = state.reply(self.path, req)
-            if reply.stall:
-                state.release.wait(10)
-                return
-            data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
-            self.send_response(reply.status)
-            ctype = "application/x-ndjson" if self.path.startswith("/api/") else "application/json"
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield state
-    state.release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with stub_server() as state:
+        yield state
 
 
 def openai_reply(arguments: dict[str, Any] | None, content: str | None = None) -> dict[str, Any]:

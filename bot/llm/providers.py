@@ -28,7 +28,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from bot.config import Settings
+from bot.config import Settings, remember_secrets
 from bot.core.ports import StructuredLLM
 from bot.errors import ConfigError
 from bot.llm.common import (
@@ -262,6 +262,9 @@ BUILDERS = {
 
 def build_llm(settings: Settings) -> StructuredLLM:
     """The configured provider. ConfigError (at start) for a missing key, model or package."""
+    # the key and the URL's password are masked in every log record from here on (httpx logs
+    # each request's URL, user-info included; a server's error may echo the headers)
+    remember_secrets(settings)
     builder = BUILDERS.get(settings.llm_provider)
     if builder is None:
         raise ConfigError(
