@@ -185,6 +185,9 @@ class AnalystBot(commands.Bot):
         log.info("joined guild %s", guild.id)
         self.start_seeding(guild.id)
 
+    async def on_guild_available(self, guild: discord.Guild) -> None:  # back after an outage
+        self.start_seeding(guild.id)
+
     # -- blocking work ------------------------------------------------------------------------------
     async def run_blocking(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking call in the worker pool (never on the event loop)."""
