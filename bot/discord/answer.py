@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -45,10 +47,13 @@ PROGRESS_EVERY_S = 1.0  # Discord allows ~5 edits per 5 s per message; one a sec
 class ProgressEdits:
     """Turns the pipeline's progress calls (from a worker thread) into throttled message edits.
 
-    ``__call__`` is the :data:`~bot.core.ports.ProgressCallback`: thread-safe, it only hands the
-    variable to the event loop (``call_soon_threadsafe``). One task on the loop edits the message
-    with the variables known so far, at most once per ``every`` seconds, always showing the
-    latest state; :meth:`stop` waits for an edit in flight so the answer is always the last edit.
+    ``__call__`` is the :data:`~bot.core.ports.ProgressCallback`. It records the variable and, when
+    at least ``every`` seconds have passed since the last edit and none is in flight, hands a
+    snapshot of the variables known so far to the event loop (``call_soon_threadsafe``), which
+    edits the message. The throttle is decided on the caller's side, with no timer on the loop:
+    a variable that arrives too soon is shown by the next edit or by the answer itself, which
+    follows the last variable at once. :meth:`stop` waits for an edit in flight, so the answer
+    is always the last edit.
     """
 
     def __init__(
@@ -58,55 +63,59 @@ class ProgressEdits:
         self._question = question
         self._loop = loop
         self._every = every
+        self._lock = threading.Lock()
         self._done: dict[str, VariableAssessment] = {}
-        self._changed = asyncio.Event()
+        self._busy = False
+        self._next_ok = float("-inf")
         self._stopped = False
-        self._stop_event = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # the request's context (not the worker thread's), so the edit sees the same context
+        # variables as the command that created this object
+        self._context = contextvars.copy_context()
         self.edits = 0
 
     def __call__(self, stage: str, variable: VariableAssessment | None) -> None:
         if variable is None:
             return
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for this answer any more
-            self._loop.call_soon_threadsafe(self._add, variable)
-
-    def _add(self, variable: VariableAssessment) -> None:
-        if self._stopped:
-            return
-        self._done[variable.variable] = variable
-        self._changed.set()
-        if self._task is None:
-            self._task = self._loop.create_task(self._run())
-
-    async def _run(self) -> None:
-        last = float("-inf")
-        while not self._stopped:
-            await self._changed.wait()
-            wait = last + self._every - self._loop.time()
-            if wait > 0:  # throttle; stop() ends the wait at once
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop_event.wait(), timeout=wait)
+        with self._lock:
             if self._stopped:
                 return
-            self._changed.clear()
-            last = self._loop.time()
-            try:
-                await self._edit(
-                    content=None, embeds=[render_progress(self._question, list(self._done.values()))],
-                    allowed_mentions=NO_MENTIONS,
-                )
-                self.edits += 1
-            except discord.HTTPException:
-                log.debug("a progress edit failed", exc_info=True)
+            self._done[variable.variable] = variable
+            now = time.perf_counter()  # wall time, whatever clock the event loop runs on
+            if self._busy or now < self._next_ok:
+                return
+            self._busy, self._next_ok = True, now + self._every
+            snapshot = list(self._done.values())
+        try:
+            self._loop.call_soon_threadsafe(self._start, snapshot, context=self._context)
+        except RuntimeError:  # a closed loop: nobody waits for this answer any more
+            with self._lock:
+                self._busy = False
+
+    def _start(self, snapshot: list[VariableAssessment]) -> None:
+        if self._stopped:
+            self._busy = False
+            return
+        self._task = self._loop.create_task(self._show(snapshot))
+
+    async def _show(self, snapshot: list[VariableAssessment]) -> None:
+        try:
+            await self._edit(
+                content=None, embeds=[render_progress(self._question, snapshot)], allowed_mentions=NO_MENTIONS
+            )
+            self.edits += 1
+        except Exception:  # a lost progress edit must never lose the answer
+            log.warning("a progress edit failed", exc_info=True)
+        finally:
+            with self._lock:
+                self._busy = False
 
     async def stop(self) -> None:
-        self._stopped = True
-        self._stop_event.set()
-        self._changed.set()
+        with self._lock:
+            self._stopped = True
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):  # shutdown
-                await self._task  # an edit in flight finishes; the throttle wait ends at once
+                await self._task  # an edit in flight finishes before the answer is posted
 
 
 def queued_reporter(edit: Edit):
