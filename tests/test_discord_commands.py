@@ -93,6 +93,11 @@ async def test_history_lists_recent_assessments_with_a_chart(shared) -> None:
         assert kaz.embeds[0].title == "Recent assessments: kazakh"
         assert kaz.embeds[0].description.count("`#") == 2 and "as of 2021-12-31" in kaz.embeds[0].description
         assert kaz.embeds[0].footer.text.startswith("Chart: Kazakhstan")
+        # without a subject the chart shows the most assessed subject, not whatever came last
+        await alice.slash(channel, "assess", question="Will Russia send troops into Belarus?")
+        latest = (await alice.slash(channel, "history")).response.embeds[0]
+        assert latest.description.startswith("`#4`") and "**Belarus**" in latest.description.split("\n")[0]
+        assert latest.footer.text.startswith("Chart: Kazakhstan (the most assessed subject)")
         none = (await alice.slash(channel, "history", subject="Narnia")).response
         assert none.embeds[0].description.startswith("No assessment of “Narnia” yet") and not none.attachments
 

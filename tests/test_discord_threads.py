@@ -137,3 +137,20 @@ def test_follow_up_rules() -> None:
     assert focus_of("and what about sanctions?") == "costs"
     assert focus_of("would NATO react?") == "military_opposition"
     assert focus_of("anything else?") is None
+
+
+async def test_without_thread_permission_the_answer_is_a_reply_to_the_question(shared) -> None:
+    bot = make_bot(shared)
+    async with running(bot, approved_intents=NO_PRIVILEGED) as env:
+        guild, _, (alice,) = guild_with_members(env, GUILD)
+        channel = guild.create_text_channel(
+            "no-threads", overwrites={bot.user: discord.PermissionOverwrite(create_public_threads=False)}
+        )
+        start = len(env.http_requests)
+        asked = await alice.send(channel, f"{bot.user.mention} Will Russia send troops into Kazakhstan?")
+        assert channel.threads == []
+        (status,) = bot_posts(env, start)
+        assert int(status["message_reference"]["message_id"]) == asked.id  # a reply, not a loose message
+        answer = channel.last_message
+        assert answer.author.id == bot.user.id and answer.embeds[0].title.startswith("Kazakhstan: ")
+        assert answer.reference is not None and answer.reference.message_id == asked.id
