@@ -168,33 +168,46 @@ class HistoryStore:
     def _migrate(self) -> None:
         """Bring a database made by an older version up to date: the per-guild ``number`` column
         (with its unique index) and a nullable ``likelihood``/``verdict``. Idempotent."""
-        from sqlalchemy import inspect, text
+        from sqlalchemy import inspect
 
-        insp = inspect(self.engine)
-        columns = {c["name"]: c for c in insp.get_columns("assessments")}
-        sqlite = self.engine.dialect.name == "sqlite"
+        columns = {c["name"]: c for c in inspect(self.engine).get_columns("assessments")}
+        if "number" not in columns:
+            with self.engine.begin() as conn:  # and number the rows already there, per guild, in order
+                conn.exec_driver_sql("ALTER TABLE assessments ADD COLUMN number INTEGER")
+                conn.exec_driver_sql(
+                    "UPDATE assessments SET number = (SELECT COUNT(*) FROM assessments a2 WHERE a2.id <= assessments.id"
+                    " AND (a2.guild_id = assessments.guild_id OR (a2.guild_id IS NULL AND assessments.guild_id IS NULL)))"
+                )
+        if not columns["likelihood"]["nullable"] or not columns["verdict"]["nullable"]:
+            if self.engine.dialect.name == "sqlite":
+                self._rebuild_sqlite_table()
+            else:
+                with self.engine.begin() as conn:
+                    conn.exec_driver_sql("ALTER TABLE assessments ALTER COLUMN likelihood DROP NOT NULL")
+                    conn.exec_driver_sql("ALTER TABLE assessments ALTER COLUMN verdict DROP NOT NULL")
         with self.engine.begin() as conn:
-            if "number" not in columns:
-                conn.execute(text("ALTER TABLE assessments ADD COLUMN number INTEGER"))
-                columns = {c["name"]: c for c in inspect(conn).get_columns("assessments")}
-            if not columns["likelihood"]["nullable"] or not columns["verdict"]["nullable"]:
-                if sqlite:  # SQLite cannot drop NOT NULL: rebuild the table (its documented procedure)
-                    conn.execute(text("PRAGMA foreign_keys=OFF"))
-                    conn.execute(text("ALTER TABLE assessments RENAME TO assessments_old"))
-                    for index in insp.get_indexes("assessments"):
-                        conn.execute(text(f'DROP INDEX IF EXISTS "{index["name"]}"'))
-                    assessments.create(conn)
-                    names = ", ".join(c.name for c in assessments.c)
-                    conn.execute(text(f"INSERT INTO assessments ({names}) SELECT {names} FROM assessments_old"))
-                    conn.execute(text("DROP TABLE assessments_old"))
-                else:
-                    conn.execute(text("ALTER TABLE assessments ALTER COLUMN likelihood DROP NOT NULL"))
-                    conn.execute(text("ALTER TABLE assessments ALTER COLUMN verdict DROP NOT NULL"))
-            if not any(i["name"] == "assessments_guild_number" for i in inspect(conn).get_indexes("assessments")):
-                Index("assessments_guild_number", assessments.c.guild_id, assessments.c.number, unique=True).create(conn)
-        if sqlite:
-            with self.engine.connect() as conn:
-                conn.execute(text("PRAGMA foreign_keys=ON"))
+            for index in assessments.indexes:
+                index.create(conn, checkfirst=True)
+
+    def _rebuild_sqlite_table(self) -> None:
+        """SQLite cannot drop a NOT NULL: copy into a new table, drop the old one, rename the new
+        one (SQLite's documented procedure; foreign keys off so the votes stay as they are)."""
+        new = assessments.to_metadata(MetaData(), name="assessments_new")
+        for index in list(new.indexes):  # their names are the old table's: created after the swap
+            new.indexes.discard(index)
+        names = ", ".join(c.name for c in assessments.c)
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # outside a transaction, or it is ignored
+            conn.commit()  # end the autobegun one
+            try:
+                with conn.begin():
+                    new.create(conn)
+                    conn.exec_driver_sql(f"INSERT INTO assessments_new ({names}) SELECT {names} FROM assessments")
+                    conn.exec_driver_sql("DROP TABLE assessments")
+                    conn.exec_driver_sql("ALTER TABLE assessments_new RENAME TO assessments")
+            finally:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
 
     def close(self) -> None:
         self.engine.dispose()
