@@ -80,6 +80,11 @@ class AssessOutcome:
     elapsed_s: float
 
 
+def _log_seeding_failure(task: asyncio.Task[str]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("seeding %s failed; the next command in that server tries again", task.get_name(), exc_info=exc)
+
+
 class AnalystTree(app_commands.CommandTree):
     """The command tree whose ``on_error`` answers every failed interaction (see ``replies``)."""
 
@@ -129,6 +134,7 @@ class AnalystBot(commands.Bot):
         self.cooldown = UserCooldown(settings.assess_cooldown_s)
         self._ready_collections: set[str] = set()
         self._seeding: dict[str, asyncio.Task[str]] = {}
+        self._seed_slot = asyncio.Semaphore(1)
         self._closed_work = False
         self.refusal_ttl_s = 60.0  # a refusal on the mention path deletes itself after this
 
@@ -206,6 +212,7 @@ class AnalystBot(commands.Bot):
         task = self._seeding.get(name)
         if task is None:
             task = asyncio.get_running_loop().create_task(self._prepare(name), name=f"seed-{name}")
+            task.add_done_callback(_log_seeding_failure)
             self._seeding[name] = task
         return task
 
@@ -213,8 +220,13 @@ class AnalystBot(commands.Bot):
         try:
             store = await self.run_blocking(self.app.store, name)
             if self.seed_paths and await self.run_blocking(store.count) == 0:
-                t0 = time.perf_counter()
-                await self.run_blocking(ingest_items, store, [str(p) for p in self.seed_paths], self.settings)
+                # one server at a time: seeding many servers at start must not take every worker
+                # thread from the commands being answered meanwhile
+                async with self._seed_slot:
+                    t0 = time.perf_counter()
+                    await self.run_blocking(
+                        ingest_items, store, [str(p) for p in self.seed_paths], self.settings
+                    )
                 log.info("seeded collection %s in %.1f s", name, time.perf_counter() - t0)
             self._ready_collections.add(name)
             return name
