@@ -96,7 +96,9 @@ async def test_add_to_corpus_is_hidden_by_default_and_needs_something_to_add(sha
             await reporter.context_menu(channel, "Add to corpus", posted)
         guild.set_command_permissions(await menu_id(bot, "Add to corpus"), {analysts: True})
         nothing = await analyst.context_menu(channel, "Add to corpus", posted)
-        assert nothing.ephemeral and nothing.response.content == "That message has no text, attachment or link to add."
+        assert nothing.ephemeral and nothing.response.content == (
+            "That message is too short to be an article (at least 12 words) and has no attachment or link to add."
+        )
         assert [type(e).__name__ for e in env.errors] == ["CommandInvokeError"]  # a UserError, answered
 
 

@@ -170,6 +170,11 @@ class Ingest(commands.Cog):
         await can_ingest(interaction)
         items = message_items(message)
         if not items:
+            if (message.content or "").strip():
+                raise BadInput(
+                    f"That message is too short to be an article (at least {MIN_TEXT_WORDS} words) "
+                    "and has no attachment or link to add."
+                )
             raise BadInput("That message has no text, attachment or link to add.")
         await self._ingest(interaction, items)
 
@@ -250,6 +255,7 @@ def message_items(message: discord.Message) -> list[Item]:
         meta["title"] = cut(" ".join(text.split("\n", 1)[0].lstrip("#* ").split()), 90)
         try:
             doc = document_from_text(text, origin=message.jump_url, default_id=f"discord-{message.id}", meta=meta)
+            doc.id = f"discord-{message.id}"  # never an id from front matter typed in chat
             items.append((f"message {message.id}", doc))
         except UserError as exc:
             items.append((f"message {message.id}", IngestOutcome("failed", f"message {message.id}", reason=exc.message)))
