@@ -395,9 +395,11 @@ def test_llamacpp_fills_a_schema_and_reports_overflow_and_timeouts(llamacpp_llm)
     assert isinstance(out, Tiny)
     assert set(out.citations) <= {1, 2, 3} and len(out.country) <= 20
 
-    # a prompt longer than the context is an LLMError naming the setting to change, not a crash
-    with pytest.raises(LLMError, match="ANALYST_LLAMACPP_N_CTX"):
+    # a prompt longer than the context is an LLMError (its detail names the setting), not a crash
+    with pytest.raises(LLMError) as too_long:
         llamacpp_llm.generate("s", "Kazakhstan. " * 2000, Tiny)
+    assert too_long.value.message == "The language model rejected the request."
+    assert "ANALYST_LLAMACPP_N_CTX" in too_long.value.detail  # for the operator, in the log
 
     # an abandoned call raises LLMTimeout, its worker stops, and the model stays usable
     llamacpp_llm.timeout_s = 0.01
