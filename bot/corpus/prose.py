@@ -16,9 +16,17 @@ MIN_FUNCTION_SHARE = 0.12  # English prose runs at ~40-50 % function words; keyw
 
 # Closed-class words (articles, prepositions, pronouns, auxiliaries, conjunctions): keyword lines,
 # headlines and tag lists have almost none, sentences always have some.
-FUNCTION_WORDS = frozenset(
-    ["a", "an", "the", "this", "that", "these", "those", "there", "here", "it", "its", "they", "them", "their", "he", "him", "his", "she", "her", "we", "our", "you", "your", "i", "me", "my", "who", "whom", "whose", "which", "what", "when", "where", "why", "how", "of", "in", "on", "at", "to", "from", "by", "with", "without", "for", "about", "into", "onto", "over", "under", "after", "before", "during", "since", "until", "against", "between", "among", "through", "across", "along", "around", "near", "within", "upon", "than", "as", "like", "and", "or", "but", "nor", "so", "yet", "if", "because", "while", "although", "though", "unless", "whether", "is", "are", "was", "were", "be", "been", "being", "am", "has", "have", "had", "having", "do", "does", "did", "done", "can", "could", "will", "would", "shall", "should", "may", "might", "must", "not", "no", "never", "also", "only", "just", "very", "more", "most", "less", "such", "each", "every", "any", "some", "all", "both", "either", "neither", "other", "another", "same", "own"]
+_FUNCTION_WORDS = (
+    "a an the this that these those there here it its they them their he him his she her we our you your "
+    "i me my who whom whose which what when where why how "
+    "of in on at to from by with without for about into onto over under after before during since until "
+    "against between among through across along around near within upon than as like "
+    "and or but nor so yet if because while although though unless whether "
+    "is are was were be been being am has have had having do does did done can could will would shall "
+    "should may might must not no never also only just very more most less such each every any some all "
+    "both either neither other another same own"
 )
+FUNCTION_WORDS = frozenset(_FUNCTION_WORDS.split())
 _WORD = re.compile(r"[^\W\d_][\w'’\-]*", re.UNICODE)
 _END = re.compile(r"[.!?…:;][\"'”’)\]]*\s*$")
 

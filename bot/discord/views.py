@@ -14,6 +14,7 @@ from .util import NO_MENTIONS
 
 log = logging.getLogger(__name__)
 
+
 class Pager(discord.ui.View):
     """◀ / ▶ over pre-rendered pages; only the person who asked turns them. Expires after 10 min."""
 
