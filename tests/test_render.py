@@ -311,3 +311,10 @@ def test_history_rows_use_per_server_numbers_and_words_for_missing_scores() -> N
     assert e.description.startswith("`#2` ") and "#41" not in e.description
     assert "no likelihood" in e.description and "■■■□ — — — — · Will" in e.description  # words, not ????
     assert e.footer.text.startswith("Chart: Armenia (the most assessed subject)")
+
+
+def test_a_masked_link_in_a_document_shows_its_real_target() -> None:
+    p = passage(1, text="Read [the official CSTO statement](https://phish.example/x) before Friday.")
+    (page,) = render.paginate_passages([(1, p)], "header")
+    assert "the official CSTO statement (https://phish.example/x) before Friday." in page.embeds[0].description
+    assert "](" not in page.embeds[0].description

@@ -100,6 +100,14 @@ def model_text(text: str) -> str:
     return clean(text)
 
 
+def document_text(text: str) -> str:
+    """A passage's text for an embed: mentions neutralised, and a masked link written in the
+    document (``[official statement](https://elsewhere)``) shown with its real target in plain
+    sight, ``official statement (https://elsewhere)``, so no label can hide where it leads."""
+    return clean(_MASKED_LINK_WITH_TARGET.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text or ""))
+
+
+_MASKED_LINK_WITH_TARGET = re.compile(r"\[([^\[\]\n]{0,300})\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
 _SENTENCE_END = re.compile(r"[.!?…][)\]\"'”’]*(?=\s)")
 _CLAUSE_END = re.compile(r"[;:,][)\]\"'”’]*(?=\s)|\s[—–-](?=\s)")
 
@@ -386,7 +394,7 @@ def _passage_embed(
     e = discord.Embed(
         title=cut(f"{prefix}{clean(p.title)}", TITLE),
         url=safe_url(p.url),
-        description=cut((head + "\n\n" if head else "") + clean(p.text), 3800),
+        description=cut((head + "\n\n" if head else "") + document_text(p.text), 3800),
         colour=discord.Colour(colour),
     )
     bits = [p.date.isoformat() if p.date else "undated", p.paragraphs]
