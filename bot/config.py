@@ -6,9 +6,11 @@ README.md documents each one. No other module reads the environment.
 
 from __future__ import annotations
 
+import contextlib
 from importlib import resources
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -115,3 +117,15 @@ class Settings(BaseSettings):
     @property
     def resolved_history_url(self) -> str:
         return self.history_url or f"sqlite:///{(self.data_dir / 'history.sqlite3').as_posix()}"
+
+
+def remember_secrets(settings: Settings) -> None:
+    """Register every secret in the settings with :mod:`bot.redact` and redact all logging."""
+    secrets: list[str | None] = [s.get_secret_value() for s in (settings.llm_api_key, settings.discord_token) if s]
+    for url in (settings.llm_base_url, settings.history_url):
+        with contextlib.suppress(ValueError):  # the user name is masked by pattern
+            secrets.append(urlsplit(url).password if url else None)
+    from bot import redact
+
+    redact.remember(*secrets)
+    redact.install()

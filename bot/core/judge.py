@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field, create_model
 from bot.core.framework import VariableSpec
 from bot.core.indicators import split_sentences
 from bot.core.models import Citation, Claim, Passage, VariableAssessment
-from bot.core.ports import OptionLLM, StructuredLLM
+from bot.core.ports import OptionLLM, ProgressCallback, StructuredLLM
 from bot.core.prompts import Prompts
 from bot.core.quotes import clean_quote, found_in
 
@@ -147,7 +147,7 @@ class VariableJudgement:
     detail: str = ""
 
 
-ProgressFn = Callable[[str, VariableAssessment | None], None]
+ProgressFn = ProgressCallback  # (variable key, its assessment) as each variable is judged
 
 
 class Judge:
