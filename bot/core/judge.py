@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field, create_model
 
 from bot.core.framework import VariableSpec
 from bot.core.indicators import split_sentences
+from bot.corpus.prose import is_prose
 from bot.core.models import Citation, Claim, Passage, VariableAssessment
 from bot.core.ports import OptionLLM, ProgressCallback, StructuredLLM
 from bot.core.prompts import Prompts
@@ -98,7 +99,7 @@ def passage_sentences(passages: Sequence[Passage]) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     for n, p in enumerate(passages, 1):
         for sentence in split_sentences(" ".join(p.text.split())):
-            if sentence not in seen and len(sentence) <= 400:
+            if sentence not in seen and len(sentence) <= 400 and is_prose(sentence):
                 seen.add(sentence)
                 out.append((n, sentence))
     return out[:MAX_SENTENCES]
@@ -226,6 +227,8 @@ class Judge:
             made += 1
             quote = clean_quote(c.quote)
             if not (1 <= c.passage <= len(passages)) or not found_in(quote, passages[c.passage - 1].text):
+                continue
+            if not is_prose(quote):  # a keyword line or a heading is not evidence, even when quoted exactly
                 continue
             key = (c.passage, quote.casefold())
             if key in seen:
