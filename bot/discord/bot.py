@@ -39,7 +39,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import App
-from bot.config import REPO_ROOT, Settings
+from bot.config import Settings, packaged_dir
 from bot.core.models import Assessment
 from bot.core.ports import ProgressCallback
 from bot.errors import UserError
@@ -125,7 +125,7 @@ class AnalystBot(commands.Bot):
         self.sync_guilds: list[int] | None = list(sync_guilds) if sync_guilds is not None else None
         self.sync_at_start = sync
         self.command_sync = CommandSync(self, settings.data_dir / "commands-synced.json")
-        knowledge = REPO_ROOT / "knowledge"
+        knowledge = packaged_dir("knowledge")  # the checkout's, or the copy inside an installed wheel
         self.seed_paths: list[Path] = (
             list(seed_paths) if seed_paths is not None else ([knowledge] if knowledge.is_dir() else [])
         )
