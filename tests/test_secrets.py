@@ -116,9 +116,9 @@ def test_every_provider_error_is_a_plain_sentence_and_its_detail_is_redacted(
 
 
 def dict_schema():
-    from bot.core.pipeline import output_schema
+    from bot.core.judge import judgement_schema
 
-    return output_schema(3)
+    return judgement_schema(3)
 
 
 # --- the CLI --------------------------------------------------------------------------------------
