@@ -233,7 +233,7 @@ async def test_an_injection_document_changes_nothing_and_pings_no_one(shared) ->
             ]
         )
         assert re.fullmatch(
-            r"Kazakhstan: (very unlikely|unlikely|uncertain|likely|very likely) \(\d{1,2}%\)", after[0].title
+            r"Kazakhstan: ((very unlikely|unlikely|uncertain|likely|very likely) \(\d{1,2}%\)|no likelihood)", after[0].title
         )
         assert "certain" not in after[0].title.replace("uncertain", "")
 

@@ -269,7 +269,12 @@ def test_no_likelihood_in_the_terminal_too() -> None:
     console = Console(record=True, width=100)
     console.print(render_terminal(a))
     text = console.export_text()
-    assert "no likelihood — no proven skill" in text and "+ A formal CSTO request. [1]" in text
+    a.variables[0].evidence_for[0].quote = "The president asked the CSTO for troops."
+    console = Console(record=True, width=200)
+    console.print(render_terminal(a))
+    text = " ".join(console.export_text().split())
+    assert "No likelihood — no proven skill" in text
+    assert "for [1] “The president asked the CSTO for troops.”" in text
 
 
 def test_links_in_model_text_are_removed_but_passage_links_stay() -> None:
