@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # discord_helpers (not shipped)
 
 import discord  # noqa: E402
-
-from bot.discord.testing import make_bot, running, seed, shared_app, simultaneous  # noqa: E402
+from discord_helpers import make_bot, running, seed, shared_app, simultaneous  # noqa: E402
 
 GUILD = 920_000_000_000_000_001
 QUESTIONS = [

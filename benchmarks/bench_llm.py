@@ -130,7 +130,7 @@ def main() -> None:
         counting.reset()
         marks: list[tuple[str, float]] = []
         started = time.perf_counter()
-        a = app.assess(q, on_progress=lambda k, v, m=marks, s=started: m.append((k, time.perf_counter() - s)))
+        a = app.assess(q, progress=lambda k, v, m=marks, s=started: m.append((k, time.perf_counter() - s)))
         total = time.perf_counter() - started
         per_var = [round(t - (marks[i - 1][1] if i else 0.0), 1) for i, (_, t) in enumerate(marks)]
         row = {

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.config import Settings
+from bot.config import Settings, remember_secrets
 from bot.core.indicators import load_thresholds
-from bot.core.judge import ProgressFn
 from bot.core.models import Assessment, Passage
 from bot.core.pipeline import Assessor
+from bot.core.ports import ProgressCallback
 from bot.core.prompts import Prompts, load_prompts
 from bot.core.scoring import ScoringParams
 from bot.core.skill import load_skill
@@ -49,6 +49,7 @@ class StoreRetriever:
         return SearchFilter(as_of=as_of, date_from=flt.date_from, date_to=flt.date_to, sources=flt.sources, tags=flt.tags)
 
 
+
 def load_scoring_params(settings: Settings) -> ScoringParams:
     """Fitted parameters from ``prompts/scoring.yaml`` (written by ``analyst eval --calibrate``)."""
     import yaml
@@ -69,6 +70,7 @@ class App:
     ) -> None:
         self.settings = settings
         self.notify = notify  # told when a write waits for another process (default: a log warning)
+        remember_secrets(settings)
         self.prompts: Prompts = load_prompts(settings.prompts_dir)  # validated at start
         self.embedder: MiniLMEmbedder = shared_embedder(settings.embedding_model_path, settings.embedding_threads)
         if llm is None and build_llm and settings.llm_provider != "none":
@@ -86,6 +88,7 @@ class App:
             n_passages=settings.assessment_passages,
             max_question_chars=settings.max_question_chars,
             samples=settings.llm_samples,
+            llm_budget_s=settings.llm_assessment_budget_s,
         )
         self._backend: Backend | None = None
         self._stores: dict[str, CorpusStore] = {}
@@ -110,10 +113,11 @@ class App:
         collection: str | None = None,
         as_of: dt.date | None = None,
         engine: str = "auto",
-        on_progress: ProgressFn | None = None,
+        progress: ProgressCallback | None = None,
     ) -> Assessment:
+        """Assess ``question`` over one collection; ``progress`` hears of each variable as it is judged."""
         return self.assessor.assess(
-            question, self.retriever(collection), as_of=as_of, engine=engine, on_progress=on_progress  # type: ignore[arg-type]
+            question, self.retriever(collection), as_of=as_of, engine=engine, on_progress=progress  # type: ignore[arg-type]
         )
 
     def __enter__(self) -> App:

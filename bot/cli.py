@@ -155,7 +155,7 @@ def ask(
             lean = f"{v.score}/4" if v.assessed else "no checked evidence"
             err.print(f"[dim]{time.perf_counter() - started:6.1f} s  {variable.replace('_', ' ')}: {lean}[/dim]")
 
-        result = core.assess(question, collection=collection, as_of=_date(as_of), engine=engine, on_progress=progress)
+        result = core.assess(question, collection=collection, as_of=_date(as_of), engine=engine, progress=progress)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:

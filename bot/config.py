@@ -6,9 +6,11 @@ README.md documents each one. No other module reads the environment.
 
 from __future__ import annotations
 
+import contextlib
 from importlib import resources
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -87,6 +89,7 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(120.0, gt=0)
     llm_temperature: float = Field(0.0, ge=0, le=2)
     llm_max_tokens: int = Field(1500, ge=64)
+    llm_assessment_budget_s: float = Field(600.0, gt=0)  # the LLM judge's time for one whole answer
     llm_samples: int = Field(1, ge=1, le=9)  # answers per variable, combined by median (hosted models: 3-5)
     llamacpp_model_path: Path | None = None  # default: the pinned Qwen2.5-Coder-1.5B-Instruct (the `local` extra)
     models_dir: Path = Path.home() / ".cache" / "analyst-bot" / "models"  # where the model parts are joined once
@@ -117,3 +120,15 @@ class Settings(BaseSettings):
     @property
     def resolved_history_url(self) -> str:
         return self.history_url or f"sqlite:///{(self.data_dir / 'history.sqlite3').as_posix()}"
+
+
+def remember_secrets(settings: Settings) -> None:
+    """Register every secret in the settings with :mod:`bot.redact` and redact all logging."""
+    secrets: list[str | None] = [s.get_secret_value() for s in (settings.llm_api_key, settings.discord_token) if s]
+    for url in (settings.llm_base_url, settings.history_url):
+        with contextlib.suppress(ValueError):  # the user name is masked by pattern
+            secrets.append(urlsplit(url).password if url else None)
+    from bot import redact
+
+    redact.remember(*secrets)
+    redact.install()

@@ -36,7 +36,15 @@ class EmbeddingMismatch(UserError):
 
 
 class LLMError(UserError):
-    """The language model failed, timed out or kept answering with invalid output."""
+    """The language model failed, timed out or kept answering with invalid output.
+
+    ``message`` is a plain sentence with no address, setting name or server reply in it;
+    ``detail`` is what the operator needs (already redacted: see :mod:`bot.redact`), for the log.
+    """
+
+    def __init__(self, message: str, *, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail or message
 
 
 class ConfigError(UserError):

@@ -64,15 +64,17 @@ assessments = Table(
     Column("subject", String(200), nullable=False),
     Column("subject_key", String(200), nullable=False),
     Column("as_of", Date, nullable=True),
-    Column("likelihood", Integer, nullable=False),
-    Column("verdict", String(20), nullable=False),
+    Column("likelihood", Integer, nullable=True),  # None: the answer carried no number
+    Column("verdict", String(20), nullable=True),
     Column("confidence", String(10), nullable=False),
     *(Column(f"score_{key}", SmallInteger, nullable=True) for key in VARIABLES),
     Column("engine", String(20), nullable=False),
     Column("model", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("payload", Text, nullable=False),  # the full Assessment as JSON (passages for "Show passages")
+    Column("number", Integer, nullable=True),  # 1, 2, 3... per guild: what users see ("#3")
     Index("assessments_guild_subject", "guild_id", "subject_key", "created_at"),
+    Index("assessments_guild_number", "guild_id", "number", unique=True),
     Index("assessments_guild_channel", "guild_id", "channel_id"),
 )
 
@@ -114,13 +116,14 @@ class HistoryRow:
     question: str
     subject: str
     as_of: dt.date | None
-    likelihood: int
-    verdict: str
+    likelihood: int | None
+    verdict: str | None
     confidence: str
     scores: dict[VariableKey, int | None]
     engine: str
     model: str
     created_at: dt.datetime
+    number: int = 0  # this guild's assessment number (the id for rows stored before numbering)
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,22 @@ class HistoryStore:
         channel_id: int | None = None,
         user_id: int | None = None,
     ) -> int:
-        """Store an assessment; returns its id (used in button custom ids and /history)."""
+        """Store an assessment; returns its id (used in button custom ids)."""
+        return self.record_numbered(assessment, guild_id=guild_id, channel_id=channel_id, user_id=user_id)[0]
+
+    def record_numbered(
+        self,
+        assessment: Assessment,
+        *,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        user_id: int | None = None,
+    ) -> tuple[int, int]:
+        """Store an assessment; returns (its id, its number in this guild: 1, 2, 3...).
+
+        The number is computed in the INSERT itself; the unique (guild, number) index turns a race
+        between two writers into a retry, never a duplicate.
+        """
         values: dict[str, Any] = {
             "guild_id": guild_id,
             "channel_id": channel_id,
@@ -198,9 +216,18 @@ class HistoryStore:
         }
         for v in assessment.variables:
             values[f"score_{v.variable}"] = v.score if v.assessed else None
-        with self.engine.begin() as conn:
-            result = conn.execute(assessments.insert().values(**values))
-            return int(result.inserted_primary_key[0])
+        taken = select(func.coalesce(func.max(assessments.c.number), 0) + 1).where(self._guild_clause(guild_id))
+        for attempt in range(5):
+            try:
+                with self.engine.begin() as conn:
+                    result = conn.execute(assessments.insert().values(**values, number=taken.scalar_subquery()))
+                    row_id = int(result.inserted_primary_key[0])
+                    number = conn.execute(select(assessments.c.number).where(assessments.c.id == row_id)).scalar()
+                    return row_id, int(number or row_id)
+            except IntegrityError:
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
 
     def vote(self, assessment_id: int, user_id: int, value: int, *, guild_id: int | None) -> VoteTally:
         """Cast or change a user's vote (+1/-1); one vote per user per assessment."""
@@ -289,6 +316,7 @@ class HistoryStore:
             engine=m["engine"],
             model=m["model"],
             created_at=_utc(m["created_at"]),
+            number=m["number"] or m["id"],
         )
 
     _ROW_COLUMNS = [c for c in assessments.c if c.name != "payload"]
@@ -328,6 +356,21 @@ class HistoryStore:
         q = q.order_by(assessments.c.created_at.desc(), assessments.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [self._row(r) for r in conn.execute(q)]
+
+    def most_assessed(self, *, guild_id: int | None) -> str | None:
+        """The subject this guild assessed most often (the newest on a tie), or None."""
+        q = (
+            select(assessments.c.subject_key, func.count().label("n"), func.max(assessments.c.id).label("last"))
+            .where(self._guild_clause(guild_id))
+            .group_by(assessments.c.subject_key)
+            .order_by(func.count().desc(), func.max(assessments.c.id).desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            top = conn.execute(q).first()
+            if top is None:
+                return None
+            return conn.execute(select(assessments.c.subject).where(assessments.c.id == top.last)).scalar()
 
     def series(self, *, guild_id: int | None, subject: str, limit: int = 200) -> list[HistoryRow]:
         """One subject's assessments, oldest first (what the chart plots). Exact subject match."""
@@ -369,7 +412,7 @@ def render_chart(rows: list[HistoryRow], subject: str) -> bytes:
     fig = Figure(figsize=(6.4, 4.4), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(1, 1.3))
-    top.plot(xs, [r.likelihood for r in rows], marker="o", color="#c62828", linewidth=2)
+    top.plot(xs, [float("nan") if r.likelihood is None else r.likelihood for r in rows], marker="o", color="#c62828", linewidth=2)
     top.set_ylim(0, 100)
     top.set_ylabel("likelihood %")
     top.set_title(f"{subject[:60]}: assessments over time", fontsize=11)

@@ -103,7 +103,6 @@ def sentence(text: str) -> dict[str, Any]:
 
 _STATEMENT = re.compile(r"Statement: (.+?)\n")
 _SHOWS = re.compile(r"best shows this: (.+)$", re.S)
-_PASSAGE = re.compile(r"^\[(\d+)\] [^:]*: (.+)$", re.M)
 
 
 class FakeLLM:
@@ -177,8 +176,8 @@ class FakeOptionLLM(FakeLLM):
     """A FakeLLM that also has next-word probabilities (an :class:`bot.core.ports.OptionLLM`,
     like the in-process model). ``p_yes(statement, passages)`` gives P(yes) for a statement over
     the passages' text; each ``generate`` for a quote answers ``quote_for(side, passages)``, by
-    default the first sentence of the passage that shares most words with the side asked about
-    (a well-behaved model), unless responses were enqueued."""
+    default the offered sentence (the schema's enum) that shares most words with the side asked
+    about (a well-behaved model), unless responses were enqueued."""
 
     def __init__(self, p_yes, *, name: str = "fake:options", quote_for=None) -> None:
         super().__init__(name)
@@ -201,17 +200,15 @@ class FakeOptionLLM(FakeLLM):
             self.calls.append(FakeCall(system, prompt, schema))
         m = _SHOWS.search(prompt)
         assert m, "the quote request names the side it wants shown"
-        passages = {int(n): text for n, text in _PASSAGE.findall(prompt)}
-        return self._respond(self.quote_for(m.group(1), passages), schema)
+        prop = schema.model_json_schema()["properties"]["sentence"]
+        offered = prop.get("enum") or [prop["const"]]  # what the grammar lets the model write
+        return self._respond(self.quote_for(m.group(1), offered), schema)
 
 
-def _best_sentence(side: str, passages: dict[int, str]) -> dict[str, Any]:
-    """The sentence sharing most words with ``side``: what the grammar-constrained model returns."""
-    from bot.core.indicators import split_sentences
-
+def _best_sentence(side: str, offered: list[str]) -> dict[str, Any]:
+    """The offered sentence sharing most words with ``side``: what a grammar-constrained model returns."""
     words = set(re.findall(r"\w+", side.lower()))
-    sentences = [s for text in passages.values() for s in split_sentences(text)]
-    return {"sentence": max(sentences, key=lambda s: len(words & set(re.findall(r"\w+", s.lower()))))}
+    return {"sentence": max(offered, key=lambda s: len(words & set(re.findall(r"\w+", s.lower()))))}
 
 
 @dataclass

@@ -1,17 +1,26 @@
 """Servers that a test starts itself: bound to 127.0.0.1, waited for, and always stopped.
 
-Used for the real ``chroma run`` and ``python -m llama_cpp.server`` processes.
+* :func:`loopback_server`: a real process (``chroma run``, ``python -m llama_cpp.server``);
+* :func:`stub_server`: an in-process HTTP server that answers like an LLM API (OpenAI, Anthropic,
+  Ollama) with whatever the test sets in ``reply``, records every request, and can stall or
+  drip its answer (timeouts).
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
+import json
 import os
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -64,3 +73,71 @@ def loopback_server(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None
+    stall: bool = False  # hold the request open until the test ends (for timeouts)
+    drip_s: float = 0.0  # send the body one byte every drip_s seconds (a server that never quite stops)
+
+
+@dataclass
+class StubServer:
+    """ThreadingHTTPServer on 127.0.0.1:<free port>; ``reply(path, request_json) -> Reply``.
+
+    ``reply`` may also take a third argument, the request's headers (lower-case names), e.g. to
+    echo them back in an error body as some servers do."""
+
+    reply: Callable[..., Reply] = lambda path, req: Reply(404, {"error": "no reply set"})
+    requests: list[tuple[str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+    url: str = ""
+
+
+@contextlib.contextmanager
+def stub_server() -> Iterator[StubServer]:
+    state = StubServer()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            req = json.loads(raw or b"{}")
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            state.requests.append((self.path, req, headers))
+            takes_headers = len(inspect.signature(state.reply).parameters) >= 3
+            reply = state.reply(self.path, req, headers) if takes_headers else state.reply(self.path, req)
+            if reply.stall:
+                state.release.wait(10)
+                return
+            data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+            self.send_response(reply.status)
+            ctype = "application/x-ndjson" if self.path.startswith("/api/") else "application/json"
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if reply.drip_s:
+                for i in range(len(data)):
+                    if state.release.wait(reply.drip_s):
+                        return
+                    self.wfile.write(data[i : i + 1])
+                    self.wfile.flush()
+                return
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        state.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -59,7 +59,7 @@ def test_insufficient_evidence_uses_prior_not_a_score() -> None:
 def test_verdict_bands_and_bar() -> None:
     assert [verdict(p) for p in (5, 20, 50, 70, 95)] == ["very unlikely", "unlikely", "uncertain", "likely", "very likely"]
     assert score_bar(3) == "■■■□"
-    assert score_bar(None) == "????"
+    assert score_bar(None) == "no evidence"
 
 
 # --- citations -------------------------------------------------------------------------------

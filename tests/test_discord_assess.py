@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 import discord
 import pytest
+from discord_helpers import guild_with_members, make_bot, running, seed, shared_app, simultaneous
 
 from bot.core.models import VARIABLES, Assessment, Citation, Passage, VariableAssessment
 from bot.discord.replies import GENERIC
-from bot.discord.testing import guild_with_members, make_bot, running, seed, shared_app, simultaneous
 
 GUILD = 910_000_000_000_000_001
 QUESTION = "Will Russia send troops into Kazakhstan?"
@@ -73,11 +74,15 @@ async def test_assess_defers_first_then_answers_with_scored_cited_embed(shared) 
         assert not result.ephemeral
 
         main, sources = result.response.embeds
-        assert main.title.startswith("Kazakhstan: ") and main.title.endswith("%)")
-        assert len(main.fields) == 5 and all(("■" in f.name or "?" in f.name) for f in main.fields)
+        # the indicator engine has no proven skill: no number, and the embed says so
+        assert main.title == "Kazakhstan: no likelihood"
+        assert len(main.fields) == 5 and all(("■" in f.name or "no evidence" in f.name) for f in main.fields)
+        assert not any("?" in f.name for f in main.fields)  # words, not "????", for a variable without evidence
         assert any("cites [" in f.value for f in main.fields)
         assert sources.title == "Sources" and "**[1]**" in sources.description
-        assert sources.footer.text.startswith("indicators · ") and " s · #1" in sources.footer.text
+        footer = sources.footer.text
+        assert footer.startswith("indicators:all-MiniLM-L6-v2 · corpus ") and " s · #1" in footer
+        assert footer.count("indicators") == 1  # the engine named once
         labels = [c["label"] for row in result.response.components for c in row["components"]]
         assert labels == ["Show passages", "0", "0", "Re-run with latest articles"]
         assert all(b.get("allowed_mentions") == {"parse": []} for b in sent_bodies(env))
@@ -279,7 +284,7 @@ async def test_buttons_keep_working_after_a_restart(shared) -> None:
         _, channel, (alice,) = setup_world(env)
         result = await alice.slash(channel, "assess", question=QUESTION)
         message = result.response.message
-        restarted = make_bot(shared, history=bot.history)  # a new process would reopen the same database
+        restarted = make_bot(shared, history=bot.history, data_dir=bot.settings.data_dir)  # the same deployment
         await env.restart_bot(restarted)
         up = next(
             c.custom_id for row in message.components for c in row.children if c.custom_id.endswith(":up")
@@ -288,4 +293,82 @@ async def test_buttons_keep_working_after_a_restart(shared) -> None:
         assert clicked.followups[-1].content == "Recorded your 👍."
         shown = await alice.click(message, label="Show passages")
         assert shown.ephemeral and shown.response.embeds
-        await restarted.close_resources()
+        await restarted.finish_work()
+
+
+async def test_assessment_numbers_count_per_server(shared) -> None:
+    other = GUILD + 50
+    seed(shared, other)
+    bot = make_bot(shared)
+    async with running(bot) as env:
+        _, channel, (alice,) = setup_world(env)
+        _, other_channel, (bob,) = guild_with_members(env, other, ["bob"])
+        for _ in range(2):
+            first = await alice.slash(channel, "assess", question=QUESTION)
+        theirs = await bob.slash(other_channel, "assess", question=QUESTION)
+        assert first.response.embeds[1].footer.text.endswith(" · #2")
+        assert theirs.response.embeds[1].footer.text.endswith(" · #1")  # nothing hints at the other server
+        rerun = await bob.click(theirs.response.message, label="Re-run with latest articles")
+        assert rerun.response.embeds[0].description.startswith("Re-run of #1 with the latest articles.")
+        assert rerun.response.embeds[1].footer.text.endswith(" · #2")
+
+
+async def test_the_answer_fills_in_variable_by_variable_at_most_once_a_second(shared) -> None:
+    calls: list[float] = []
+
+    def streaming(question: str, *, collection: str, as_of: Any = None, progress: Any = None) -> Assessment:
+        real = shared.app.assess(question, collection=collection, as_of=as_of)
+        for v in real.variables:  # the pipeline's calls, from the worker thread, 0.3 s apart
+            time.sleep(0.3)
+            calls.append(time.monotonic())
+            if progress is not None:
+                progress("variable", v)
+        return real
+
+    bot = make_bot(shared)
+    bot.app = WrappedApp(shared.app, streaming)  # type: ignore[assignment]
+    async with running(bot) as env:
+        _, channel, (alice,) = setup_world(env)
+        start = len(env.http_requests)
+        result = await alice.slash(channel, "assess", question=QUESTION)
+        edits = [
+            r.json["embeds"][0]["title"]
+            for r in env.http_requests[start:]
+            if r.method == "PATCH" and isinstance(r.json, dict) and r.json.get("embeds")
+        ]
+        partial = [t for t in edits if t.startswith("Assessing… ")]
+        assert len(calls) == 5
+        assert 1 <= len(partial) <= 3, edits  # 5 variables over 1.5 s: throttled to about one edit a second
+        assert partial[0].startswith("Assessing… 1/5") and partial[-1] != "Assessing… 1/5 variables"
+        assert edits[-1].startswith("Kazakhstan: ")  # the answer is always the last edit
+        assert result.response.embeds[0].title.startswith("Kazakhstan: ")
+
+
+async def test_progress_edits_are_throttled_and_thread_safe() -> None:
+    import asyncio
+
+    from bot.discord.answer import ProgressEdits
+
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+
+    async def edit(**kwargs: Any) -> None:
+        times.append(loop.time())
+        await asyncio.sleep(0.05)  # an HTTP round trip
+
+    edits = ProgressEdits(edit, QUESTION, loop, every=0.5)
+    variables = [VariableAssessment(variable=k, status="insufficient_evidence") for k in VARIABLES]
+
+    def worker() -> None:  # the pipeline's thread
+        for v in variables:
+            edits("variable", v)
+            time.sleep(0.15)
+
+    await asyncio.to_thread(worker)
+    await edits.stop()
+    assert 2 <= len(times) <= 3
+    assert all(b - a >= 0.45 for a, b in zip(times, times[1:], strict=False))
+    count = len(times)
+    edits("variable", variables[0])  # after stop: ignored
+    await asyncio.sleep(0.1)
+    assert len(times) == count

@@ -13,11 +13,11 @@ import discord
 import pytest
 import simcord
 import typer
+from discord_helpers import bot_posts, guild_with_members, make_bot, running, seed, shared_app
 from typer.testing import CliRunner
 
 from bot.discord import cli as discord_cli
 from bot.discord.bot import AnalystBot
-from bot.discord.testing import guild_with_members, make_bot, running, seed, shared_app
 from bot.history import HistoryStore
 
 GUILD = 910_000_000_000_000_001
@@ -93,13 +93,17 @@ async def test_history_lists_recent_assessments_with_a_chart(shared) -> None:
         assert kaz.embeds[0].title == "Recent assessments: kazakh"
         assert kaz.embeds[0].description.count("`#") == 2 and "as of 2021-12-31" in kaz.embeds[0].description
         assert kaz.embeds[0].footer.text.startswith("Chart: Kazakhstan")
+        # without a subject the chart shows the most assessed subject, not whatever came last
+        await alice.slash(channel, "assess", question="Will Russia send troops into Belarus?")
+        latest = (await alice.slash(channel, "history")).response.embeds[0]
+        assert latest.description.startswith("`#4`") and "**Belarus**" in latest.description.split("\n")[0]
+        assert latest.footer.text.startswith("Chart: Kazakhstan (the most assessed subject)")
         none = (await alice.slash(channel, "history", subject="Narnia")).response
         assert none.embeds[0].description.startswith("No assessment of “Narnia” yet") and not none.attachments
 
 
 async def test_sync_guild_syncs_to_that_server_only(shared) -> None:
-    bot = make_bot(shared)
-    bot.sync_guild = GUILD
+    bot = make_bot(shared, sync_guilds=[GUILD])
     env = simcord.Env(bot, settle_timeout=120)
     guild = env.create_guild(id=GUILD)
     other = env.create_guild(id=GUILD + 1)
@@ -118,23 +122,23 @@ async def test_sync_guild_syncs_to_that_server_only(shared) -> None:
             )
     finally:
         await env.shutdown()
-        await bot.close_resources()
+        await bot.finish_work()
 
 
 async def test_owner_syncs_by_mention_and_others_cannot(shared) -> None:
-    bot = make_bot(shared)
-    async with running(bot, sync=False) as env:
+    bot = make_bot(shared, sync=False)
+    async with running(bot) as env:
         guild = env.create_guild(id=GUILD)
         channel = guild.create_text_channel("ops")
         owner = guild.add_member(env.create_user("owner"))
         someone = guild.add_member(env.create_user("someone"))
         bot.owner_ids = {owner.id}
         await someone.send(channel, f"{bot.user.mention} sync")
-        assert channel.last_message.content == "Only the bot's owner can do that, in a server."
+        assert bot_posts(env)[-1]["content"] == "Only the bot's owner can do that, in a server."
         with pytest.raises(simcord.SetupError):
             await owner.slash(channel, "sources", query="CSTO")  # nothing synced yet
         await owner.send(channel, f"{bot.user.mention} sync")
-        assert channel.last_message.content == "Synced 4 commands to this server."
+        assert channel.last_message.content == "Synced 6 commands to this server."  # 4 slash, 2 menus
         result = await owner.slash(channel, "sources", query="CSTO")
         assert result.response.embeds
         assert [type(e).__name__ for e in env.errors] == ["NotOwner"]
@@ -182,13 +186,13 @@ class RejectedToken(AnalystBot):
 
 
 def test_a_wrong_token_is_one_line(shared, capsys) -> None:
-    bot = RejectedToken(shared.settings, app=shared.app, history=HistoryStore("sqlite://"), seed_paths=[])
+    bot = RejectedToken(shared.settings, app=shared.app, history=HistoryStore("sqlite://"), seed_paths=[], sync=False)
     assert discord_cli.run_bot(bot, "wrong") == 1
     err = capsys.readouterr().err.strip()
     assert (
         err == "error: Discord rejected the token (ANALYST_DISCORD_TOKEN); reset it in the Developer Portal."
     )
-    assert bot._resources_closed
+    assert bot._closed_work
 
 
 class StopsOnSigterm(AnalystBot):
@@ -207,7 +211,6 @@ class StopsOnSigterm(AnalystBot):
 
 def test_sigterm_closes_the_gateway_then_the_stores(shared) -> None:
     history = HistoryStore("sqlite://")
-    bot = StopsOnSigterm(shared.settings, app=shared.app, history=history, seed_paths=[])
-    bot._owns_history = True  # as when serve builds it
+    bot = StopsOnSigterm(shared.settings, app=shared.app, history=history, seed_paths=[], sync=False)
     assert discord_cli.run_bot(bot, "token") == 0
-    assert bot._resources_closed and bot.pool is None and bot.is_closed()
+    assert bot._closed_work and bot.pool is None and bot.is_closed()  # serve closes the stores next

@@ -10,10 +10,10 @@ from typing import Any
 
 import discord
 import pytest
+from discord_helpers import bot_posts, deleted_ids, guild_with_members, make_bot, running, seed, shared_app
 
 from bot.discord.cogs.mentions import focus_of, follow_up_question
 from bot.discord.replies import GENERIC
-from bot.discord.testing import guild_with_members, make_bot, running, seed, shared_app
 
 GUILD = 910_000_000_000_000_001
 NO_PRIVILEGED = discord.Intents.default()  # message_content, members and presences all off
@@ -72,13 +72,18 @@ async def test_a_mention_that_is_not_a_question_gets_a_one_line_reply_and_no_thr
     bot = make_bot(shared)
     async with running(bot, approved_intents=NO_PRIVILEGED) as env:
         _, channel, (alice,) = guild_with_members(env, GUILD)
-        await alice.send(channel, f"{bot.user.mention} hello there")
+        start = len(env.http_requests)
+        asked = await alice.send(channel, f"{bot.user.mention} hello there")
         assert channel.threads == []
-        reply = channel.last_message
-        assert reply.author.id == bot.user.id
-        assert reply.content.startswith("This bot assesses whether Russia will intervene militarily")
+        (reply,) = bot_posts(env, start)
+        assert reply["content"].startswith("This bot assesses whether Russia will intervene militarily")
+        assert int(reply["message_reference"]["message_id"]) == asked.id  # a reply to the asker
+        assert reply["allowed_mentions"] == {"parse": [], "replied_user": False}  # no ping
+        assert channel.last_message.id == asked.id  # and it deleted itself (after a minute in production)
+        assert len(deleted_ids(env, start)) == 1
+        start = len(env.http_requests)
         await alice.send(channel, f"{bot.user.mention}")
-        assert channel.last_message.content.startswith("Ask me a question after the mention")
+        assert bot_posts(env, start)[0]["content"].startswith("Ask me a question after the mention")
 
 
 async def test_mention_answers_respect_the_cooldown(shared) -> None:
@@ -86,9 +91,13 @@ async def test_mention_answers_respect_the_cooldown(shared) -> None:
     async with running(bot, approved_intents=NO_PRIVILEGED) as env:
         _, channel, (alice,) = guild_with_members(env, GUILD)
         await alice.send(channel, f"{bot.user.mention} Will Russia send troops into Belarus?")
-        await alice.send(channel, f"{bot.user.mention} Will Russia send troops into Moldova?")
+        start = len(env.http_requests)
+        asked = await alice.send(channel, f"{bot.user.mention} Will Russia send troops into Moldova?")
         assert len(channel.threads) == 1
-        assert channel.last_message.content.startswith("You can ask for another assessment in ")
+        (refusal,) = bot_posts(env, start)
+        assert refusal["content"].startswith("You can ask for another assessment in ")
+        assert int(refusal["message_reference"]["message_id"]) == asked.id
+        assert deleted_ids(env, start)  # short-lived
 
 
 async def test_a_failed_mention_answer_turns_the_thinking_message_into_one_sentence(shared, caplog) -> None:
@@ -128,3 +137,20 @@ def test_follow_up_rules() -> None:
     assert focus_of("and what about sanctions?") == "costs"
     assert focus_of("would NATO react?") == "military_opposition"
     assert focus_of("anything else?") is None
+
+
+async def test_without_thread_permission_the_answer_is_a_reply_to_the_question(shared) -> None:
+    bot = make_bot(shared)
+    async with running(bot, approved_intents=NO_PRIVILEGED) as env:
+        guild, _, (alice,) = guild_with_members(env, GUILD)
+        channel = guild.create_text_channel(
+            "no-threads", overwrites={bot.user: discord.PermissionOverwrite(create_public_threads=False)}
+        )
+        start = len(env.http_requests)
+        asked = await alice.send(channel, f"{bot.user.mention} Will Russia send troops into Kazakhstan?")
+        assert channel.threads == []
+        (status,) = bot_posts(env, start)
+        assert int(status["message_reference"]["message_id"]) == asked.id  # a reply, not a loose message
+        answer = channel.last_message
+        assert answer.author.id == bot.user.id and answer.embeds[0].title.startswith("Kazakhstan: ")
+        assert answer.reference is not None and answer.reference.message_id == asked.id

@@ -200,11 +200,14 @@ def test_opening_again_is_a_no_op_and_keeps_rows(url: str) -> None:
 
 
 def test_a_database_made_before_migrations_is_stamped_and_kept(url: str) -> None:
-    # what HistoryStore did before Alembic: metadata.create_all, no alembic_version table
+    # what HistoryStore did before Alembic: metadata.create_all of the first schema (revision
+    # 0001's tables), no alembic_version table
     if url.startswith("sqlite"):
         HistoryStore._prepare_sqlite_dir(url)
     engine = create_engine(url)
-    metadata.create_all(engine)
+    migrations.upgrade(engine, migrations.FIRST)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE alembic_version")
     with engine.begin() as conn:
         conn.execute(metadata.tables["assessments"].insert().values(
             question="q", subject="Belarus", subject_key="belarus", likelihood=5, verdict="unlikely",
@@ -234,3 +237,65 @@ def test_downgrade_to_nothing_removes_the_tables(url: str) -> None:
         command.downgrade(migrations.config(conn), "base")
     assert set(inspect(s.engine).get_table_names()) <= {"alembic_version"}
     s.close()
+
+
+def test_numbers_count_per_guild_and_answers_without_a_likelihood_are_stored(tmp_path) -> None:
+    from bot.core.models import VARIABLES, Assessment, VariableAssessment
+
+    store = HistoryStore(f"sqlite:///{tmp_path / 'h.sqlite3'}")
+    a = Assessment(
+        question="Will Russia send troops into Armenia?", subject="Armenia", likelihood=None, verdict=None,
+        likelihood_note="no proven skill", confidence="low", summary="", passages=[], engine="indicators", model="m",
+        variables=[VariableAssessment(variable=k, status="insufficient_evidence") for k in VARIABLES],
+    )  # fmt: skip
+    assert [store.record_numbered(a, guild_id=1)[1] for _ in range(2)] == [1, 2]
+    assert store.record_numbered(a, guild_id=2)[1] == 1  # another server starts at 1
+    rows = store.recent(guild_id=1)
+    assert [r.number for r in rows] == [2, 1] and rows[0].likelihood is None and rows[0].verdict is None
+    assert store.most_assessed(guild_id=1) == "Armenia" and store.most_assessed(guild_id=3) is None
+    store.close()
+
+
+def test_a_database_from_the_previous_version_is_migrated(tmp_path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    scores = ", ".join(f"score_{k} SMALLINT" for k in ("trigger", "local_support", "military_opposition", "feasibility", "costs"))
+    db.executescript(
+        f"""
+        CREATE TABLE assessments (id INTEGER PRIMARY KEY AUTOINCREMENT, guild_id BIGINT, channel_id BIGINT,
+            user_id BIGINT, question TEXT NOT NULL, subject VARCHAR(200) NOT NULL, subject_key VARCHAR(200) NOT NULL,
+            as_of DATE, likelihood INTEGER NOT NULL, verdict VARCHAR(20) NOT NULL, confidence VARCHAR(10) NOT NULL,
+            {scores}, engine VARCHAR(20) NOT NULL, model VARCHAR(200) NOT NULL,
+            created_at DATETIME NOT NULL, payload TEXT NOT NULL);
+        CREATE TABLE votes (assessment_id INTEGER NOT NULL REFERENCES assessments (id) ON DELETE CASCADE,
+            user_id BIGINT NOT NULL, value SMALLINT NOT NULL, updated_at DATETIME NOT NULL,
+            PRIMARY KEY (assessment_id, user_id));
+        """
+    )
+    for i, guild in enumerate((7, 8, 7), start=1):
+        db.execute(
+            "INSERT INTO assessments (guild_id, question, subject, subject_key, likelihood, verdict, confidence,"
+            " engine, model, created_at, payload) VALUES (?, 'q', 'Armenia', 'armenia', 40, 'uncertain', 'low',"
+            " 'indicators', 'm', '2024-01-0' || ?, '{}')",
+            (guild, i),
+        )
+    db.execute("INSERT INTO votes VALUES (1, 99, -1, '2024-01-05')")
+    db.commit()
+    db.close()
+    store = HistoryStore(f"sqlite:///{path}")  # migrates the previous version's shape
+    from bot.core.models import VARIABLES, Assessment, VariableAssessment
+
+    a = Assessment(
+        question="Will Russia send troops into Armenia?", subject="Armenia", likelihood=None, verdict=None,
+        confidence="low", summary="", passages=[], engine="indicators", model="m",
+        variables=[VariableAssessment(variable=k, status="insufficient_evidence") for k in VARIABLES],
+    )  # fmt: skip
+    assert [r.number for r in store.recent(guild_id=7)] == [2, 1]  # the old rows, numbered per guild
+    row_id, number = store.record_numbered(a, guild_id=7)
+    assert number == 3 and store.recent(guild_id=8)[0].number == 1
+    store.vote(row_id, 5, 1, guild_id=7)
+    assert store.tally(row_id) == (1, 0)
+    assert store.tally(1) == (0, 1)  # the votes survived the rebuild
+    store.close()

@@ -354,10 +354,34 @@ def test_sentences_with_quote_marks_are_offered_safely_and_shown_as_written(base
 
     doc = 'Deputies in Ruritania warned against a "second Afghanistan" and asked why conscripts should die there.'
     assert '"' not in enum_form(doc) and "\\" not in enum_form("a \\ b")
-    llm = FakeOptionLLM(reader(prompts), quote_for=lambda side, passages: {"sentence": enum_form(doc)})
+    llm = FakeOptionLLM(reader(prompts), quote_for=lambda side, offered: {"sentence": enum_form(doc)})
     a = assess(base_assessor, llm, doc)
     prop = llm.calls[0].schema.model_json_schema()["properties"]["sentence"]
     offered = prop.get("enum") or [prop["const"]]  # one sentence: pydantic writes a const
     assert all('"' not in s and "\\" not in s for s in offered)  # llama.cpp's grammar converter mis-escapes them
     quotes = [c.quote for v in a.variables for c in v.evidence_for + v.evidence_against]
     assert quotes and all(q == doc for q in quotes)  # the claim shows the passage's own sentence
+
+
+def test_one_deadline_for_the_whole_assessment(base_assessor, prompts) -> None:
+    from bot.core.judge import Judge
+
+    a = assessor_with(base_assessor, FakeOptionLLM(reader(prompts)))
+    a.judge = Judge(a.prompts, a.llm, budget_s=0.0)  # spent before the first variable
+    out = a.assess(QUESTION, ListRetriever(make_passages([INVITATION])))
+    assert out.engine == "llm" and all(not v.assessed for v in out.variables)
+    assert any("ran out of time" in n for n in out.notes)
+
+
+KEYWORDS = "Ruritania CSTO troops request invitation Moscow."
+
+
+@pytest.mark.parametrize("engine", ["llm", "indicators"])
+def test_a_keyword_line_is_never_evidence(base_assessor, prompts, engine) -> None:
+    llm = FakeOptionLLM(reader(prompts)) if engine == "llm" else None
+    a = assess(base_assessor, llm, f"{KEYWORDS}\n\n{CEASEFIRE}")
+    shown = [c.quote for v in a.variables for c in v.evidence_for + v.evidence_against]
+    assert shown and not any("CSTO troops request" in q for q in shown)
+    structured = FakeLLM(default=judgement("true", for_statement=[(1, KEYWORDS)]))
+    b = assess(base_assessor, structured, KEYWORDS)
+    assert b.claims_made == 5 and b.claims_kept == 0 and all(not v.assessed for v in b.variables)

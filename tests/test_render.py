@@ -94,7 +94,7 @@ def test_normal_assessment_shows_verdict_scores_citations_and_sources() -> None:
     assert "■■□□" in main.fields[2].name and "2/4" in main.fields[2].name
     assert "cites [3]" in main.fields[2].value
     assert "**[1]** [Document 1 (2022-01-02), ¶1-2](https://example.org/1) · Desk note" in sources.description
-    assert sources.footer.text == "indicators · indicators:all-MiniLM-L6-v2 · corpus 2024-05-20 · 1.2 s · #7"
+    assert sources.footer.text == "indicators:all-MiniLM-L6-v2 · corpus 2024-05-20 · 1.2 s · #7"  # the engine once
 
 
 def test_insufficient_evidence_and_notes_are_said_not_invented() -> None:
@@ -102,7 +102,7 @@ def test_insufficient_evidence_and_notes_are_said_not_invented() -> None:
     a.variables[1] = VariableAssessment(variable="local_support", status="insufficient_evidence")
     a.notes.append("No LLM is configured; this answer is indicator-based.")
     main, _ = render_assessment(a)
-    assert "????" in main.fields[1].name and "no evidence" in main.fields[1].name
+    assert main.fields[1].name == "Local support  —  no evidence" and "?" not in main.fields[1].name  # words, not ????
     assert "insufficient evidence" in main.fields[1].value
     assert "⚠ No LLM is configured" in main.description
 
@@ -223,3 +223,103 @@ def test_ingest_and_history_renderings_fit() -> None:
     assert e.title == "Ingest finished" and "failed: 40" in e.footer.text
     progress = render.render_ingest(outcomes[:2], total=40, current="next.pdf")
     assert progress.title == "Ingesting 3/40…" and "next.pdf" in progress.description
+
+
+# --- issue 10 (rough edges) and 12.5 (links only from passage metadata) -----------------------------
+
+
+def test_no_likelihood_shows_the_note_and_the_evidence_for_and_against() -> None:
+    from bot.core.models import Claim
+
+    variables = [
+        VariableAssessment(
+            variable=key,
+            status="assessed",
+            score=2,
+            rationale="",
+            evidence_for=[Claim(text="Tokayev asked the CSTO for help.", passage=1, quote="asked the CSTO")],
+            evidence_against=[Claim(text="Western sanctions would follow.", passage=2, quote="sanctions")],
+        )
+        for key in VARIABLES
+    ]
+    a = assessment(
+        variables=variables, likelihood=None, verdict=None, likelihood_note="the engine has no proven skill"
+    )
+    embeds = render_assessment(a)
+    assert_within_limits(embeds)
+    main = embeds[0]
+    assert main.title == "Kazakhstan: no likelihood" and "%" not in main.title
+    assert "**No likelihood** — the engine has no proven skill" in main.description
+    assert "➕ Tokayev asked the CSTO for help. [1]" in main.fields[0].value
+    assert "➖ Western sanctions would follow. [2]" in main.fields[0].value
+    assert "**[1]**" in embeds[1].description and "**[2]**" in embeds[1].description  # claims are citations
+    pages = render.render_cited_passages(a)
+    first = pages[0].embeds[0]
+    assert first.description.startswith("> “asked the CSTO”")  # the quote shown with its passage
+
+
+def test_no_likelihood_in_the_terminal_too() -> None:
+    from rich.console import Console
+
+    from bot.core.models import Claim
+    from bot.terminal import render_assessment as render_terminal
+
+    a = assessment(likelihood=None, verdict=None, likelihood_note="no proven skill")
+    a.variables[0].evidence_for.append(Claim(text="A formal CSTO request.", passage=1))
+    console = Console(record=True, width=100)
+    console.print(render_terminal(a))
+    text = console.export_text()
+    a.variables[0].evidence_for[0].quote = "The president asked the CSTO for troops."
+    console = Console(record=True, width=200)
+    console.print(render_terminal(a))
+    text = " ".join(console.export_text().split())
+    assert "No likelihood — no proven skill" in text
+    assert "for [1] “The president asked the CSTO for troops.”" in text
+
+
+def test_links_in_model_text_are_removed_but_passage_links_stay() -> None:
+    a = assessment(
+        rationale="See [the proof](https://evil.example/phish) and https://evil.example/2 now.",
+        summary="Details at <https://evil.example/3> or [here](http://evil.example/4).",
+    )
+    embeds = render_assessment(a)
+    text = all_text(embeds)
+    assert "evil.example" not in text
+    assert "See the proof and (link removed) now." in embeds[0].fields[0].value
+    assert "[Document 1 (2022-01-02), ¶1-2](https://example.org/1)" in embeds[1].description  # metadata links
+
+
+def test_brackets_in_titles_are_escaped_not_replaced() -> None:
+    a = assessment(passages=[passage(1, title="Listening on [::1] only")])
+    assert r"Listening on \[::1\] only" in render_assessment(a)[1].description
+
+
+def test_rationales_are_cut_at_a_sentence_or_clause() -> None:
+    long = "The CSTO deployed within days. " * 3 + "Russia supplied most of the troops, and they left; " * 40
+    value = render_assessment(assessment(rationale=long))[0].fields[0].value
+    body = value.split("\n*")[0]
+    kept = body.removesuffix(" …")
+    assert kept != body and long.startswith(kept)
+    assert long[len(kept)] in ".;,", body[-40:]  # right before a sentence or clause mark, never mid-word
+
+
+def test_history_rows_use_per_server_numbers_and_words_for_missing_scores() -> None:
+    from bot.history import HistoryRow
+
+    row = HistoryRow(
+        id=41, guild_id=1, channel_id=2, user_id=None, question="Will Russia send troops into Armenia?",
+        subject="Armenia", as_of=None, likelihood=None, verdict=None, confidence="low",
+        scores={k: None for k in VARIABLES} | {"trigger": 3}, engine="indicators", model="m",
+        created_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC), number=2,
+    )  # fmt: skip
+    e = render.render_history([row], subject=None, chart_subject="Armenia", most_assessed=True)
+    assert e.description.startswith("`#2` ") and "#41" not in e.description
+    assert "no likelihood" in e.description and "■■■□ — — — — · Will" in e.description  # words, not ????
+    assert e.footer.text.startswith("Chart: Armenia (the most assessed subject)")
+
+
+def test_a_masked_link_in_a_document_shows_its_real_target() -> None:
+    p = passage(1, text="Read [the official CSTO statement](https://phish.example/x) before Friday.")
+    (page,) = render.paginate_passages([(1, p)], "header")
+    assert "the official CSTO statement (https://phish.example/x) before Friday." in page.embeds[0].description
+    assert "](" not in page.embeds[0].description

@@ -31,6 +31,7 @@ from bot.core.framework import Framework, VariableSpec
 from bot.core.models import Citation, Claim, Passage, VariableAssessment
 from bot.core.ports import Retriever, SentenceEmbedder, retrieve_many
 from bot.core.relevance import rerank
+from bot.corpus.prose import is_prose
 from bot.core.subject import Subject, expand_query
 
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(])")
@@ -151,7 +152,10 @@ class IndicatorEngine:
         return out
 
     def match(self, spec: VariableSpec, passages: list[Passage]) -> list[Match]:
-        sentences: list[tuple[str, Passage]] = [(s, p) for p in passages for s in split_sentences(p.text)]
+        # only prose is evidence: a keyword line, a heading or a caption matches topics, not facts
+        sentences: list[tuple[str, Passage]] = [
+            (s, p) for p in passages for s in split_sentences(p.text) if is_prose(s)
+        ]
         if not sentences:
             return []
         texts, dirs, ivecs, thr = self._indicators[spec.key]

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import logging
 import statistics
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -34,8 +35,9 @@ from pydantic import BaseModel, Field, create_model
 
 from bot.core.framework import VariableSpec
 from bot.core.indicators import split_sentences
+from bot.corpus.prose import is_prose
 from bot.core.models import Citation, Claim, Passage, VariableAssessment
-from bot.core.ports import OptionLLM, StructuredLLM
+from bot.core.ports import OptionLLM, ProgressCallback, StructuredLLM
 from bot.core.prompts import Prompts
 from bot.core.quotes import clean_quote, found_in
 
@@ -97,7 +99,7 @@ def passage_sentences(passages: Sequence[Passage]) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     for n, p in enumerate(passages, 1):
         for sentence in split_sentences(" ".join(p.text.split())):
-            if sentence not in seen and len(sentence) <= 400:
+            if sentence not in seen and len(sentence) <= 400 and is_prose(sentence):
                 seen.add(sentence)
                 out.append((n, sentence))
     return out[:MAX_SENTENCES]
@@ -146,13 +148,16 @@ class VariableJudgement:
     detail: str = ""
 
 
-ProgressFn = Callable[[str, VariableAssessment | None], None]
+ProgressFn = ProgressCallback  # (variable key, its assessment) as each variable is judged
 
 
 class Judge:
     """Runs the per-variable questions with one LLM and checks every claim."""
 
-    def __init__(self, prompts: Prompts, llm: StructuredLLM, *, samples: int = 1, max_claims: int = 3) -> None:
+    def __init__(
+        self, prompts: Prompts, llm: StructuredLLM, *, samples: int = 1, max_claims: int = 3, budget_s: float = 600.0
+    ) -> None:
+        self.budget_s = budget_s
         self.prompts = prompts
         self.framework = prompts.framework
         self.system = prompts.judge_system.strip()
@@ -223,6 +228,8 @@ class Judge:
             quote = clean_quote(c.quote)
             if not (1 <= c.passage <= len(passages)) or not found_in(quote, passages[c.passage - 1].text):
                 continue
+            if not is_prose(quote):  # a keyword line or a heading is not evidence, even when quoted exactly
+                continue
             key = (c.passage, quote.casefold())
             if key in seen:
                 kept += 1
@@ -275,7 +282,17 @@ class Judge:
         sentences = passage_sentences(passages) if self.probabilities else []
         variables: list[VariableAssessment] = []
         made = kept = 0
+        deadline = time.monotonic() + self.budget_s
         for spec in self.framework.variables:
+            if time.monotonic() > deadline:  # one deadline for the whole assessment, not only per call
+                va = VariableAssessment(
+                    variable=spec.key, status="insufficient_evidence",
+                    rationale="Not judged: the assessment ran out of time before this variable.",
+                )
+                variables.append(va)
+                if on_progress is not None:
+                    on_progress(spec.key, va)
+                continue
             ask = self._ask_probabilities if self.probabilities else self._ask_structured
             judgement = ask(block, spec, subject, sentences)
             va, m, k = self.verify(spec, judgement, passages)

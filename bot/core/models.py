@@ -53,12 +53,12 @@ class Citation(BaseModel):
 
 
 class Claim(BaseModel):
-    """One piece of evidence shown to the user: what it says, the passage, and the verbatim quote
-    that code found in that passage (claims whose quote is not found are never shown)."""
+    """One piece of evidence shown to the user: what it says, the passage (1-based), and the
+    verbatim quote that code found in that passage (claims whose quote is not found are never shown)."""
 
     text: str = ""
     passage: int = Field(ge=1)
-    quote: str
+    quote: str = ""
 
 
 class VariableAssessment(BaseModel):
@@ -118,9 +118,9 @@ class Assessment(BaseModel):
         raise KeyError(key)
 
     def cited_passage_numbers(self) -> list[int]:
-        seen: list[int] = []
+        """Every passage number cited, by a citation or by a claim for or against, in order."""
+        seen: set[int] = set()
         for v in self.variables:
-            for c in v.citations:
-                if c.passage not in seen:
-                    seen.append(c.passage)
+            seen.update(c.passage for c in v.citations)
+            seen.update(c.passage for c in (*v.evidence_for, *v.evidence_against))
         return sorted(seen)

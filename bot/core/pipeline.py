@@ -132,6 +132,7 @@ class Assessor:
         n_passages: int = 12,
         max_question_chars: int = 500,
         samples: int = 1,
+        llm_budget_s: float = 600.0,
     ) -> None:
         self.prompts = prompts
         self.llm = llm
@@ -140,7 +141,7 @@ class Assessor:
         self.n_passages = n_passages
         self.max_question_chars = max_question_chars
         self.indicators = IndicatorEngine(prompts.framework, embedder, thresholds)
-        self.judge = Judge(prompts, llm, samples=samples) if llm is not None else None
+        self.judge = Judge(prompts, llm, samples=samples, budget_s=llm_budget_s) if llm is not None else None
 
     def assess(
         self,
@@ -244,6 +245,8 @@ class Assessor:
         t3 = time.perf_counter()
         checked, removed = self._check(variables, len(passages))
         notes = []
+        if any(v.rationale.startswith("Not judged: the assessment ran out of time") for v in checked):
+            notes.append("The language model ran out of time; the variables it did not reach show no evidence.")
         if made > kept:
             notes.append(f"{made - kept} of the model's {made} quoted claim(s) were not found in their passages and were dropped.")
         return Draft(

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel
 
-from bot.core.models import Passage
+from bot.core.models import Passage, VariableAssessment
 
 T = TypeVar("T", bound=BaseModel)
+
+# Progress of one assessment, called from the worker thread that runs it: ``(stage, variable)``,
+# e.g. ``("variable", <the trigger's VariableAssessment>)`` as each variable is decided, or
+# ``("retrieval", None)`` for a stage without a variable. It must return quickly and never raise
+# into the pipeline (the Discord layer hands it to the event loop and throttles the edits).
+ProgressCallback = Callable[[str, VariableAssessment | None], None]
 
 
 @runtime_checkable

@@ -71,6 +71,7 @@ def overall_confidence(variables: Sequence[VariableAssessment]) -> Confidence:
 
 
 def score_bar(score: int | None, width: int = 4) -> str:
+    """"■■■□" for 3 of 4; "no evidence" (words, not "????", which read as broken text) for None."""
     if score is None:
-        return "?" * width
+        return "no evidence"
     return "■" * score + "□" * (width - score)

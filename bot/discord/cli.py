@@ -1,9 +1,12 @@
 """``analyst serve``: run the Discord bot. The main CLI (bot/cli.py) calls :func:`register`.
 
-Commands are synced only on request: ``--sync-guild ID`` (or ``--sync-guild test`` for
-``ANALYST_DISCORD_TEST_GUILD``) syncs them to that one server at start, instantly; production
-deployments sync globally once with the owner command ``@Analyst sync global``. Syncing globally
-at every start would hit Discord's rate limits and take up to an hour to show changes.
+The entry point builds the App and the history store, passes them to the bot and closes them
+once it has stopped (discord.py's ``examples/advanced_startup.py`` shape).
+
+Commands are synced at start when they differ from the last sync (a hash in the data directory):
+globally by default, or to the servers given with ``--sync-guild ID`` (repeatable; ``test`` means
+``ANALYST_DISCORD_TEST_GUILD``), which is instant and meant for testing. ``--no-sync`` skips it;
+the owner command ``@Analyst sync [global]`` forces one.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ import aiohttp
 import discord
 import typer
 
+from bot.app import App
 from bot.config import Settings
 from bot.errors import UserError
+from bot.history import HistoryStore
 
 from .bot import AnalystBot
 
@@ -32,8 +37,15 @@ def _settings(ctx: typer.Context) -> Settings:
     return obj if isinstance(obj, Settings) else Settings()
 
 
+def parse_sync_guilds(values: list[str] | None, settings: Settings) -> list[int] | None:
+    """``None`` (sync globally) or the guild ids given (each an id, or ``test``)."""
+    if not values:
+        return None
+    return list(dict.fromkeys(g for v in values if (g := parse_sync_guild(v, settings)) is not None))
+
+
 def parse_sync_guild(value: str | None, settings: Settings) -> int | None:
-    """``None`` (no sync), a guild id, or ``"test"`` for ``settings.discord_test_guild``.
+    """``None``, a guild id, or ``"test"`` for ``settings.discord_test_guild``.
 
     A bad value is one line on stderr and exit code 2 (a plain SystemExit, which every way of
     running Typer passes through unchanged)."""
@@ -54,11 +66,11 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 
 def run_bot(bot: AnalystBot, token: str) -> int:
-    """Run until Ctrl-C/SIGTERM (both close the gateway, then the stores). Returns an exit code;
-    a failure is one line on stderr."""
+    """Run until Ctrl-C/SIGTERM (both close the gateway, then wait for running work). Returns an
+    exit code; a failure is one line on stderr. The caller closes the App and history store."""
 
     async def main() -> None:
-        async with bot:  # __aexit__ -> bot.close(): gateway first, then pool and stores
+        async with bot:  # __aexit__ -> bot.close(): gateway first, then the running work
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(
@@ -108,11 +120,14 @@ def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
         ctx: typer.Context,
-        sync_guild: str | None = typer.Option(
+        sync_guild: list[str] | None = typer.Option(
             None,
             "--sync-guild",
             metavar="ID",
-            help="Sync slash commands to this server (guild id, or 'test' for ANALYST_DISCORD_TEST_GUILD) at start.",
+            help="Sync the commands to this server instead of globally (repeatable; 'test' = ANALYST_DISCORD_TEST_GUILD).",
+        ),
+        sync: bool = typer.Option(
+            True, "--sync/--no-sync", help="Sync the commands at start when they changed since the last sync."
         ),
         seed: bool = typer.Option(
             True, "--seed/--no-seed", help="Seed a server's empty corpus with knowledge/ on first use."
@@ -128,13 +143,25 @@ def register(app: typer.Typer) -> None:
             raise SystemExit(
                 2
             )  # not typer.Exit: click returns (does not raise) it when standalone_mode=False
-        guild = parse_sync_guild(sync_guild, settings)
+        guilds = parse_sync_guilds(sync_guild, settings)
         if not logging.getLogger().handlers:
             discord.utils.setup_logging(level=logging.INFO)
         else:  # the main CLI configured WARNING: a server should still say what it is doing
             for name in ("bot", "discord"):
                 logging.getLogger(name).setLevel(logging.INFO)
-        bot = AnalystBot(settings, sync_guild=guild, seed_paths=None if seed else [])
-        code = run_bot(bot, token)
+        try:
+            app = App(settings)
+            history = HistoryStore(settings.resolved_history_url)
+        except UserError as exc:
+            _fail(exc.message, 1)
+        try:
+            bot = AnalystBot(
+                settings, app=app, history=history, sync_guilds=guilds, sync=sync, seed_paths=None if seed else []
+            )
+            code = run_bot(bot, token)
+        finally:
+            history.close()
+            app.close()
+            log.info("stores closed")
         if code:
             raise SystemExit(code)

@@ -14,6 +14,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+from discord.ext import commands
+
 Report = Callable[[int], Awaitable[None]]
 
 
@@ -85,31 +87,34 @@ class AssessQueue:
 
 
 class UserCooldown:
-    """Per-(guild, user) rate limit shared by /assess and "Re-run" (``per`` seconds; 0 disables it).
+    """Per-(guild, user) rate limit shared by /assess, mentions, "Assess this" and "Re-run"
+    (``per`` seconds; 0 disables it): discord.py's own :class:`~discord.ext.commands.CooldownMapping`
+    (one use per ``per`` seconds per key, expired buckets dropped), keyed by ``(guild_id, user_id)``.
 
-    Uses ``time.monotonic`` like discord.py's own cooldowns, so it survives clock changes.
+    Looking (``consume=False``) and using are separate so a refused question costs nothing.
     """
 
     def __init__(self, per: float) -> None:
         self.per = per
-        self._last: dict[tuple[int | None, int], float] = {}
+        self._mapping: commands.CooldownMapping[tuple[int | None, int]] = commands.CooldownMapping(
+            commands.Cooldown(1, max(per, 0.001)), lambda key: key
+        )
 
     def retry_after(self, guild_id: int | None, user_id: int, *, consume: bool = True) -> float:
         """0 when the user may go ahead (and the use is recorded), else the seconds left."""
         if self.per <= 0:
             return 0.0
-        now = time.monotonic()
-        key = (guild_id, user_id)
-        last = self._last.get(key)
-        if last is not None and now - last < self.per:
-            return self.per - (now - last)
-        if consume:
-            self._last[key] = now
-            if len(self._last) > 10_000:  # forget old entries; they are all expired by then or soon
-                cutoff = now - self.per
-                self._last = {k: v for k, v in self._last.items() if v > cutoff}
-        return 0.0
+        # monotonic like discord.py's other timers (simcord's virtual clock moves it); + 1 because
+        # Cooldown treats a current time of 0.0 as "not given" and reads time.time() instead
+        now = time.monotonic() + 1.0
+        bucket = self._mapping.get_bucket((guild_id, user_id), now)
+        assert bucket is not None
+        if not consume:
+            return bucket.get_retry_after(now)
+        return bucket.update_rate_limit(now) or 0.0
 
     def refund(self, guild_id: int | None, user_id: int) -> None:
         """Forget the last use (a refused question should not cost the user a cooldown)."""
-        self._last.pop((guild_id, user_id), None)
+        bucket = self._mapping.get_bucket((guild_id, user_id))
+        if bucket is not None:
+            bucket.reset()

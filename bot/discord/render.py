@@ -48,6 +48,12 @@ LABELS: dict[VariableKey, str] = {
     "costs": "Political & economic costs",
 }
 
+NO_NUMBER_COLOUR = 0x607D8B
+# Tags recorded on documents added from chat (bot.discord.cogs.ingest)
+ADDED_BY = "added-by:"
+ADDED_BY_ID = "added-by-id:"
+ADDED_ON = "added-on:"
+
 # Low likelihood of intervention reads calm (green), high reads alarming (red).
 VERDICT_COLOURS: dict[str, int] = {
     "very unlikely": 0x2E7D32,
@@ -77,8 +83,53 @@ def clean(text: str) -> str:
 
 
 def link_text(text: str) -> str:
-    """Text safe inside ``[...]`` of a markdown link."""
-    return clean(text).replace("[", "(").replace("]", ")").replace("\n", " ")
+    """Text safe inside ``[...]`` of a markdown link: brackets escaped, not replaced (``[::1]`` stays)."""
+    return clean(text).replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]").replace("\n", " ")
+
+
+_MASKED_LINK = re.compile(r"\[([^\[\]\n]{0,300})\]\(\s*<?[^)\s>]*>?(?:\s+\"[^\"]*\")?\s*\)")
+_BARE_URL = re.compile(r"<?\b(?:https?|ftp|discord)://[^\s<>]+>?|<?\bwww\.[^\s<>]+>?", re.I)
+
+
+def model_text(text: str) -> str:
+    """Text the model wrote (rationale, summary, claims), made inert: links come only from passage
+    metadata, so a masked link ``[label](url)`` keeps its label and loses its target, and a URL
+    written out is replaced by "(link removed)"; mentions are neutralised as in :func:`clean`."""
+    text = _MASKED_LINK.sub(lambda m: m.group(1), text or "")
+    text = _BARE_URL.sub("(link removed)", text)
+    return clean(text)
+
+
+def document_text(text: str) -> str:
+    """A passage's text for an embed: mentions neutralised, and a masked link written in the
+    document (``[official statement](https://elsewhere)``) shown with its real target in plain
+    sight, ``official statement (https://elsewhere)``, so no label can hide where it leads."""
+    return clean(_MASKED_LINK_WITH_TARGET.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text or ""))
+
+
+_MASKED_LINK_WITH_TARGET = re.compile(r"\[([^\[\]\n]{0,300})\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
+_SENTENCE_END = re.compile(r"[.!?…][)\]\"'”’]*(?=\s)")
+_CLAUSE_END = re.compile(r"[;:,][)\]\"'”’]*(?=\s)|\s[—–-](?=\s)")
+
+
+def cut_at_sentence(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, cut after the last whole sentence that fits; else after
+    the last clause (",", ";", ":", a dash) or word, when a sentence would keep too little. Ends
+    with an ellipsis when anything was cut."""
+    text = (text or "").strip()
+    if len(text) <= limit:
+        return text
+    if limit < 8:
+        return cut(text, limit)
+    room = text[: limit - 2]  # " …"
+    for pattern, keep in ((_SENTENCE_END, 0.4), (_CLAUSE_END, 0.5)):
+        ends = [m.start() + 1 for m in pattern.finditer(room + " ")]
+        if ends and ends[-1] >= keep * limit:
+            return room[: ends[-1]].rstrip(" ,;:—–-") + " " + ELLIPSIS
+    space = room.rfind(" ")
+    if space >= 0.5 * limit:
+        return room[:space].rstrip(" ,;:—–-") + " " + ELLIPSIS
+    return cut(text, limit)
 
 
 def safe_url(url: str | None) -> str | None:
@@ -182,17 +233,30 @@ def _field_name(v: VariableAssessment, focus: VariableKey | None) -> str:
     mark = "▶ " if focus == v.variable else ""
     if v.assessed:
         return cut(f"{mark}{LABELS[v.variable]}  {score_bar(v.score)}  {v.score}/4", FIELD_NAME)
-    return cut(f"{mark}{LABELS[v.variable]}  {score_bar(None)}  no evidence", FIELD_NAME)
+    return cut(f"{mark}{LABELS[v.variable]}  —  no evidence", FIELD_NAME)
 
 
-def _field_value(v: VariableAssessment, limit: int) -> str:
+def claim_lines(v: VariableAssessment) -> list[str]:
+    """One line per claim for and against, each with its [n] citation (model text made inert)."""
+    lines = [f"➕ {cut(model_text(c.text), 300)} [{c.passage}]" for c in v.evidence_for]
+    lines += [f"➖ {cut(model_text(c.text), 300)} [{c.passage}]" for c in v.evidence_against]
+    return lines
+
+
+def _field_value(v: VariableAssessment, limit: int, *, with_claims: bool = False) -> str:
     cites = _cites(v)
     meta = f"*{v.confidence} confidence*" if v.assessed else "*insufficient evidence*"
     suffix = f"\n{meta}" + (f" · cites {cites}" if cites else "")
-    body = clean(v.rationale.strip()) or (
-        "No rationale given." if v.assessed else "The corpus holds no usable evidence on this variable."
+    claims = claim_lines(v) if with_claims else []
+    body = model_text(v.rationale.strip()) or (
+        "" if claims else "No rationale given." if v.assessed else "The corpus holds no usable evidence on this variable."
     )
-    return cut(body, max(16, limit - len(suffix))) + suffix
+    room = max(16, limit - len(suffix))
+    if claims:
+        head = cut_at_sentence(body, room // 3) if body else ""
+        listed = within_lines(claims, max(16, room - len(head) - 1))
+        return "\n".join(x for x in (head, listed) if x) + suffix
+    return cut_at_sentence(body, room) + suffix
 
 
 @dataclass(frozen=True)
@@ -215,8 +279,18 @@ def _corpus_date(value: str | None) -> str:
         return "corpus " + value[:20]
 
 
+def engine_label(a: Assessment) -> str:
+    """The engine once: "indicators:all-MiniLM-L6-v2", "openai:gpt-4o-mini" (not "llm · openai:...")."""
+    model = (a.model or "").strip()
+    if not model:
+        return a.engine
+    if model.split(":", 1)[0] == a.engine or a.engine == "llm":
+        return model
+    return f"{a.engine} · {model}"
+
+
 def footer_text(a: Assessment, meta: AssessmentMeta) -> str:
-    parts = [f"{a.engine} · {a.model}", _corpus_date(meta.corpus_updated)]
+    parts = [engine_label(a), _corpus_date(meta.corpus_updated)]
     if meta.elapsed_s is not None:
         parts.append(f"{meta.elapsed_s:.1f} s")
     if meta.assessment_id is not None:
@@ -231,16 +305,19 @@ def render_assessment(a: Assessment, meta: AssessmentMeta = AssessmentMeta()) ->
     an equal share of what is left), the sources list gets the rest of the 6,000 in whole lines,
     and :func:`fit_message` guarantees the total whatever the inputs.
     """
-    colour = discord.Colour(VERDICT_COLOURS.get(a.verdict, 0x607D8B))
+    colour = discord.Colour(VERDICT_COLOURS.get(a.verdict or "", NO_NUMBER_COLOUR))
     subject = clean(a.subject) if a.subject and a.subject != "unspecified" else "Intervention question"
-    title = cut(f"{subject}: {a.verdict} ({a.likelihood}%)", TITLE)
+    no_number = a.likelihood is None
+    title = cut(f"{subject}: no likelihood" if no_number else f"{subject}: {a.verdict} ({a.likelihood}%)", TITLE)
 
     lines = []
     if meta.context:
         lines.append(cut(clean(meta.context), 200))
     lines.append(f"**Q:** {cut(clean(a.question), 300)}")
+    if no_number:
+        lines.append(cut(f"**No likelihood** — {model_text(a.likelihood_note) or 'no number can be given.'}", 400))
     if a.summary:
-        lines.append(cut(clean(a.summary), 900))
+        lines.append(cut_at_sentence(model_text(a.summary), 900))
     info = f"Overall confidence: **{a.confidence}**"
     if a.as_of:
         info += f" · as of **{a.as_of.isoformat()}**"
@@ -250,7 +327,7 @@ def render_assessment(a: Assessment, meta: AssessmentMeta = AssessmentMeta()) ->
         shown = f"{v.score}/4" if v.assessed else "no evidence"
         lines.append(f"Follow-up focus: **{LABELS[meta.focus]}** ({shown})")
     for note in a.notes[:3]:
-        lines.append(f"⚠ {cut(clean(note), 200)}")
+        lines.append(f"⚠ {cut_at_sentence(model_text(note), 200)}")
     description = cut("\n".join(lines), 1800)
 
     main = discord.Embed(title=title, description=description, colour=colour, timestamp=a.created_at)
@@ -258,7 +335,8 @@ def render_assessment(a: Assessment, meta: AssessmentMeta = AssessmentMeta()) ->
     room = 4200 - len(title) - len(description) - sum(len(n) for n in names)
     per_field = max(120, min(FIELD_VALUE, room // max(1, len(names))))
     for v, name in zip(a.variables[:FIELDS], names, strict=True):
-        main.add_field(name=name, value=_field_value(v, per_field), inline=False)
+        with_claims = no_number or bool(v.evidence_for or v.evidence_against)
+        main.add_field(name=name, value=_field_value(v, per_field, with_claims=with_claims), inline=False)
 
     footer = footer_text(a, meta)
     cited = a.cited_passage_numbers()
@@ -275,17 +353,55 @@ def render_assessment(a: Assessment, meta: AssessmentMeta = AssessmentMeta()) ->
     return fit_message([main, sources])
 
 
-def _passage_embed(n: int | None, p: Passage, colour: int) -> discord.Embed:
+def provenance(p: Passage) -> str | None:
+    """ "added by alice on 2026-12-01 10:42 UTC" for a document added from chat, else None."""
+    by = next((t[len(ADDED_BY) :] for t in p.tags if t.startswith(ADDED_BY)), None)
+    on = next((t[len(ADDED_ON) :] for t in p.tags if t.startswith(ADDED_ON)), None)
+    if not by and not on:
+        return None
+    when = ""
+    if on:
+        try:
+            when = " on " + dt.datetime.strptime(on.upper(), "%Y-%m-%dT%H:%MZ").strftime("%Y-%m-%d %H:%M UTC")
+        except ValueError:
+            when = f" on {on[:20]}"
+    return clean(f"added by {by or 'someone'}{when}")
+
+
+def render_progress(question: str, done: Sequence[VariableAssessment]) -> discord.Embed:
+    """The answer while it is being worked out: the variables decided so far, the rest pending."""
+    by_key = {v.variable: v for v in done}
+    e = discord.Embed(
+        title=cut(f"Assessing… {len(by_key)}/{len(LABELS)} variables", TITLE),
+        description=f"**Q:** {cut(clean(question), 300)}",
+        colour=discord.Colour(0x546E7A),
+    )
+    for key, label in LABELS.items():
+        v = by_key.get(key)
+        if v is None:
+            e.add_field(name=f"{label}  …", value="*working…*", inline=False)
+        else:
+            e.add_field(name=_field_name(v, None), value=_field_value(v, 300), inline=False)
+    return fit_message([e])[0]
+
+
+def _passage_embed(
+    n: int | None, p: Passage, colour: int, quotes: Sequence[str] = ()
+) -> discord.Embed:
     prefix = f"[{n}] " if n is not None else ""
+    quoted = [f"> “{cut(model_text(q), 300)}”" for q in dict.fromkeys(q.strip() for q in quotes if q.strip())]
+    head = "\n".join(quoted[:4])
     e = discord.Embed(
         title=cut(f"{prefix}{clean(p.title)}", TITLE),
         url=safe_url(p.url),
-        description=cut(clean(p.text), 3800),
+        description=cut((head + "\n\n" if head else "") + document_text(p.text), 3800),
         colour=discord.Colour(colour),
     )
     bits = [p.date.isoformat() if p.date else "undated", p.paragraphs]
     if p.source:
         bits.append(clean(p.source))
+    if (added := provenance(p)) is not None:
+        bits.append(added)
     e.set_footer(text=cut(" · ".join(bits), FOOTER))
     return e
 
@@ -297,10 +413,17 @@ class Page:
 
 
 def paginate_passages(
-    numbered: Sequence[tuple[int | None, Passage]], header: str, *, colour: int = 0x546E7A, per_page: int = 4
+    numbered: Sequence[tuple[int | None, Passage]],
+    header: str,
+    *,
+    colour: int = 0x546E7A,
+    per_page: int = 4,
+    quotes: dict[int, list[str]] | None = None,
 ) -> list[Page]:
-    """Passages as pages: each page at most ``per_page`` embeds and 6,000 characters; "page i/n" in content."""
-    embeds = [_passage_embed(n, p, colour) for n, p in numbered]
+    """Passages as pages: each page at most ``per_page`` embeds and 6,000 characters; "page i/n" in content.
+    ``quotes[n]``: the words claims quote from passage n, shown above its text."""
+    quotes = quotes or {}
+    embeds = [_passage_embed(n, p, colour, quotes.get(n, []) if n is not None else []) for n, p in numbered]
     pages: list[list[discord.Embed]] = []
     current: list[discord.Embed] = []
     size = 0
@@ -329,7 +452,13 @@ def render_cited_passages(a: Assessment) -> list[Page]:
     if not cited:
         cited = list(enumerate(a.passages, start=1))
         header = f"No passage was cited; retrieved passages for: {cut(clean(a.question), 300)}"
-    return paginate_passages(cited, header, colour=VERDICT_COLOURS.get(a.verdict, 0x546E7A))
+    quotes: dict[int, list[str]] = {}
+    for v in a.variables:
+        for c in (*v.evidence_for, *v.evidence_against):
+            if c.quote:
+                quotes.setdefault(c.passage, []).append(c.quote)
+    colour = VERDICT_COLOURS.get(a.verdict or "", 0x546E7A)
+    return paginate_passages(cited, header, colour=colour, quotes=quotes)
 
 
 def render_sources(query: str, passages: Sequence[Passage], as_of: dt.date | None = None) -> list[Page]:
@@ -382,7 +511,7 @@ def render_ingest(outcomes: Sequence[object], *, total: int, current: str | None
 
 
 def render_history(
-    rows: Sequence[object], *, subject: str | None, chart_subject: str | None
+    rows: Sequence[object], *, subject: str | None, chart_subject: str | None, most_assessed: bool = False
 ) -> discord.Embed:
     """/history: the newest assessments (``bot.history.HistoryRow``), and the chart when attached."""
     title = f"Recent assessments: {clean(subject)}" if subject else "Recent assessments"
@@ -390,12 +519,16 @@ def render_history(
     lines = []
     for r in rows:
         when = r.created_at.date().isoformat()  # type: ignore[attr-defined]
-        bars = " ".join(score_bar(r.scores[k]) for k in LABELS)  # type: ignore[attr-defined]
+        bars = " ".join(  # "—" for a variable without evidence: five bars stay aligned
+            "—" if r.scores[k] is None else score_bar(r.scores[k]) for k in LABELS  # type: ignore[attr-defined]
+        )
         who = f" · <@{r.user_id}>" if r.user_id else ""  # type: ignore[attr-defined]
         as_of = f" · as of {r.as_of.isoformat()}" if r.as_of else ""  # type: ignore[attr-defined]
+        number = getattr(r, "number", 0) or r.id  # type: ignore[attr-defined]
+        verdict = "no likelihood" if r.likelihood is None else f"{r.verdict} ({r.likelihood}%)"  # type: ignore[attr-defined]
         lines.append(
             cut(
-                f"`#{r.id}` {when} · **{clean(r.subject)}** · {r.verdict} ({r.likelihood}%){as_of}{who}\n"  # type: ignore[attr-defined]
+                f"`#{number}` {when} · **{clean(r.subject)}** · {verdict}{as_of}{who}\n"  # type: ignore[attr-defined]
                 f"{bars} · {clean(r.question)}",  # type: ignore[attr-defined]
                 350,
             )
@@ -412,7 +545,8 @@ def render_history(
         e.set_image(url="attachment://history.png")
         e.set_footer(
             text=cut(
-                f"Chart: {chart_subject} · bars = trigger, local support, opposition, feasibility, costs",
+                f"Chart: {chart_subject}{' (the most assessed subject)' if most_assessed else ''}"
+                " · bars = trigger, local support, opposition, feasibility, costs",
                 FOOTER,
             )
         )

@@ -17,9 +17,11 @@ from discord import app_commands
 
 from bot.errors import UserError
 
+from .util import NO_MENTIONS
+
 log = logging.getLogger(__name__)
 
-NO_MENTIONS = discord.AllowedMentions.none()
+__all__ = ["GENERIC", "NO_MENTIONS", "NotAllowed", "answer_error", "message_for", "send_ephemeral"]
 GENERIC = "Something went wrong on our side; it has been logged, please try again in a moment."
 
 

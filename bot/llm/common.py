@@ -1,8 +1,10 @@
 """What every LLM provider shares: a hard deadline around a call, and short error messages.
 
-The pipeline shows an LLM failure to the user inside a note ("The LLM failed (<message>); this
-answer is indicator-based.") and feeds an invalid-output message back to the model in the repair
-prompt, so every message here is a short lower-case clause with no traceback and no secret.
+An LLMError's ``message`` is a plain sentence that may reach users ("The language model could not
+be reached."): no address, no setting name, no server reply. The operator's detail (which server,
+which setting to check, what it answered) is in ``detail`` and in the log, redacted by
+:mod:`bot.redact` (URL user-info, API keys, echoed headers). An invalid-output message is a short
+clause fed back to the model in the repair prompt.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from bot.errors import LLMError, LLMInvalidOutput, LLMTimeout
+from bot.redact import redact, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ def invalid_output(detail: str) -> LLMInvalidOutput:
 
 
 def timeout_error(timeout_s: float) -> LLMTimeout:
-    return LLMTimeout(f"no answer within {timeout_s:g} s")
+    return LLMTimeout(TIMED_OUT, detail=f"no answer within {timeout_s:g} s")
 
 
 def run_with_deadline(
@@ -131,11 +134,30 @@ def run_with_deadline(
         raise timeout_error(timeout_s) from None
 
 
+# What users may see when the model fails: plain sentences, no address, no setting, no server reply.
+UNREACHABLE = "The language model could not be reached."
+TIMED_OUT = "The language model did not answer in time."
+REFUSED_KEY = "The language model refused the bot's credentials."
+NO_MODEL = "The language model is not available on its server."
+RATE_LIMITED = "The language model is busy; try again shortly."
+REJECTED = "The language model rejected the request."
+SERVER_FAILED = "The language model's server failed."
+FAILED = "The call to the language model failed."
+
+
+def remote_error(message: str, detail: str, *, timeout: bool = False) -> LLMError:
+    """An LLMError with a plain ``message``; ``detail`` (redacted here) goes to the log."""
+    detail = shorten(redact(detail), 400)
+    log.warning("LLM call failed: %s", detail)
+    return (LLMTimeout if timeout else LLMError)(message, detail=detail)
+
+
 def map_remote_error(exc: BaseException, where: str, model: str) -> LLMError:
     """Turn an exception from openai / anthropic / ollama / httpx / langchain into an LLMError.
 
-    The message names the server (``where``) and the kind of failure; it never includes the API
-    key or the server's full reply (an auth error's body may echo part of the key).
+    Its ``message`` is one of the plain sentences above. Its ``detail`` (logged, at WARNING)
+    names the server with its user-info masked and the kind of failure; a server's reply is
+    included only after :func:`bot.redact.redact` (a 400 may echo the request's headers).
     """
     if isinstance(exc, LLMError):
         return exc
@@ -148,51 +170,57 @@ def map_remote_error(exc: BaseException, where: str, model: str) -> LLMError:
             return invalid_output("the structured answer could not be parsed")
     except ImportError:  # pragma: no cover - langchain-core is a dependency
         pass
+    at = redact_url(where)
     for module_name in ("openai", "anthropic"):
         try:
             mod = __import__(module_name)
         except ImportError:  # pragma: no cover - both are installed with langchain-openai/-anthropic
             continue
         if isinstance(exc, mod.APITimeoutError):
-            return LLMTimeout(f"the LLM server at {where} did not answer in time")
+            return remote_error(TIMED_OUT, f"the LLM server at {at} did not answer in time", timeout=True)
         if isinstance(exc, mod.APIConnectionError):
-            return LLMError(f"could not connect to the LLM server at {where}")
+            return remote_error(UNREACHABLE, f"could not connect to the LLM server at {at}")
         if isinstance(exc, mod.AuthenticationError | mod.PermissionDeniedError):
-            return LLMError(f"the LLM server at {where} rejected the API key (check ANALYST_LLM_API_KEY)")
+            return remote_error(
+                REFUSED_KEY, f"the LLM server at {at} rejected the API key (check ANALYST_LLM_API_KEY)"
+            )
         if isinstance(exc, mod.NotFoundError):
-            return LLMError(
-                f"the LLM server at {where} answered 404 for model {model!r} "
-                "(check ANALYST_LLM_MODEL and ANALYST_LLM_BASE_URL)"
+            return remote_error(
+                NO_MODEL,
+                f"the LLM server at {at} answered 404 for model {model!r} "
+                "(check ANALYST_LLM_MODEL and ANALYST_LLM_BASE_URL)",
             )
         if isinstance(exc, mod.RateLimitError):
-            return LLMError(f"the LLM server at {where} is rate-limiting requests; try again shortly")
+            return remote_error(RATE_LIMITED, f"the LLM server at {at} is rate-limiting requests")
         if isinstance(exc, mod.BadRequestError):
-            return LLMError(
-                shorten(f"the LLM server at {where} rejected the request: {_server_message(exc)}")
+            return remote_error(
+                REJECTED, f"the LLM server at {at} rejected the request: {_server_message(exc)}"
             )
         if isinstance(exc, mod.APIStatusError):
-            return LLMError(f"the LLM server at {where} answered HTTP {exc.status_code}")
+            return remote_error(SERVER_FAILED, f"the LLM server at {at} answered HTTP {exc.status_code}")
     try:
         import ollama
 
         if isinstance(exc, ollama.ResponseError):
             if exc.status_code in (401, 403):
-                return LLMError(
-                    f"Ollama at {where} rejected the request's credentials (check ANALYST_LLM_API_KEY)"
+                return remote_error(
+                    REFUSED_KEY, f"Ollama at {at} rejected the request's credentials (check ANALYST_LLM_API_KEY)"
                 )
             if exc.status_code == 404:
-                return LLMError(f"Ollama at {where} does not have model {model!r} (run: ollama pull {model})")
-            return LLMError(shorten(f"Ollama at {where} answered HTTP {exc.status_code}: {exc.error}"))
+                return remote_error(NO_MODEL, f"Ollama at {at} does not have model {model!r} (ollama pull {model})")
+            if 400 <= exc.status_code < 500:
+                return remote_error(REJECTED, f"Ollama at {at} answered HTTP {exc.status_code}: {exc.error}")
+            return remote_error(SERVER_FAILED, f"Ollama at {at} answered HTTP {exc.status_code}: {exc.error}")
     except ImportError:  # pragma: no cover
         pass
     import httpx
 
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
-        return LLMTimeout(f"the LLM server at {where} did not answer in time")
+        return remote_error(TIMED_OUT, f"the LLM server at {at} did not answer in time", timeout=True)
     if isinstance(exc, httpx.TransportError | ConnectionError):
-        return LLMError(f"could not connect to the LLM server at {where}")
-    log.error("unexpected error from the LLM at %s", where, exc_info=exc)
-    return LLMError(f"the call to the LLM at {where} failed ({type(exc).__name__})")
+        return remote_error(UNREACHABLE, f"could not connect to the LLM server at {at} ({type(exc).__name__})")
+    log.error("unexpected error from the LLM at %s", at, exc_info=exc)
+    return remote_error(FAILED, f"the call to the LLM at {at} failed ({type(exc).__name__}: {exc})")
 
 
 def _server_message(exc: BaseException) -> str:

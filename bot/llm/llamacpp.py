@@ -22,10 +22,13 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from bot.errors import ConfigError, LLMError
+from bot.errors import ConfigError
 from bot.llm.common import (
+    FAILED,
+    REJECTED,
     invalid_output,
     parse_json_answer,
+    remote_error,
     run_with_deadline,
     strict_json_schema,
     timeout_error,
@@ -138,7 +141,7 @@ class LlamaCppLLM:
             try:
                 grammar = LlamaGrammar.from_json_schema(text, verbose=False)
             except Exception as exc:  # the converter raises bare Exceptions / ValueErrors
-                raise LLMError(f"llama.cpp cannot turn the output schema into a grammar ({exc})") from exc
+                raise remote_error(FAILED, f"llama.cpp cannot turn the output schema into a grammar ({exc})") from exc
             self._grammars[text] = grammar
         return grammar
 
@@ -185,9 +188,10 @@ class LlamaCppLLM:
                 except ValueError as exc:
                     m = _CONTEXT.search(str(exc))
                     if m:
-                        raise LLMError(
+                        raise remote_error(
+                            REJECTED,
                             f"the prompt ({m.group(1)} tokens) does not fit the local model's context of "
-                            f"{m.group(2)} tokens (lower ANALYST_ASSESSMENT_PASSAGES or raise ANALYST_LLAMACPP_N_CTX)"
+                            f"{m.group(2)} tokens (lower ANALYST_ASSESSMENT_PASSAGES or raise ANALYST_LLAMACPP_N_CTX)",
                         ) from None
                     raise
 
@@ -228,7 +232,11 @@ class LlamaCppLLM:
 
         tokens = self._llama.tokenize(self.chatml(system, prompt).encode("utf-8"), add_bos=False, special=True)
         if len(tokens) >= self.n_ctx:
-            raise LLMError(f"the prompt ({len(tokens)} tokens) does not fit the local model's context of {self.n_ctx} tokens")
+            raise remote_error(
+                REJECTED,
+                f"the prompt ({len(tokens)} tokens) does not fit the local model's context of {self.n_ctx} tokens "
+                "(lower ANALYST_ASSESSMENT_PASSAGES or raise ANALYST_LLAMACPP_N_CTX)",
+            )
         option_ids = {o: self._option_tokens(o) for o in options}
         deadline = time.monotonic() + self.timeout_s
         cancel = threading.Event()

@@ -8,15 +8,17 @@
 * ``ollama``    - Ollama's native API;
 * ``llamacpp``  - a GGUF model run in-process (see :mod:`bot.llm.llamacpp`).
 
-The remote ones use langchain's ``with_structured_output(..., include_raw=True)`` so a parse
-failure comes back as data instead of an exception. OpenAI and Anthropic use function calling:
+The remote ones bind the schema to the langchain chat model themselves (a forced tool call, or
+Ollama's ``format``) and parse the one message that comes back. OpenAI and Anthropic use function calling:
 against llama.cpp's server, langchain-openai's ``json_schema`` method fails while a forced tool
 call works (the server turns the tool's parameters into a grammar). Ollama uses its native
 ``format`` (JSON-schema-constrained decoding), which works with every model, not only the ones
 trained for tools.
 
-Every call is bounded by ``llm_timeout_s`` twice over: the HTTP client's own timeout, and
-:func:`~bot.llm.common.run_with_deadline` around the whole call (retries included).
+Every call has one deadline, ``llm_timeout_s``: :func:`~bot.llm.common.run_with_deadline` runs it
+in a daemon thread and returns (raises LLMTimeout) at the deadline, retries included; the HTTP
+client's own timeout (the same value, per read) ends most abandoned calls soon after, and one
+that a server keeps alive by dripping its reply never keeps the process from exiting.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from bot.config import Settings
+from bot.config import Settings, remember_secrets
 from bot.core.ports import StructuredLLM
 from bot.errors import ConfigError
 from bot.llm.common import (
     invalid_output,
     map_remote_error,
+    parse_json_answer,
     run_with_deadline,
     shorten,
     strict_json_schema,
@@ -71,24 +74,44 @@ class LangChainLLM:
 
         # a JSON schema with every property required (see strict_json_schema); the answer comes
         # back as a dict and is validated against the pydantic schema here
-        runnable = self._chat.with_structured_output(
-            strict_json_schema(schema), method=self.method, include_raw=True
-        )
+        json_schema = strict_json_schema(schema)
+        name = str(json_schema.get("title") or schema.__name__)
+        if self.method == "function_calling":
+            tool = {
+                "type": "function",
+                "function": {
+                    "name": name,
+                    "description": json_schema.get("description") or f"Fill in {name}.",
+                    "parameters": json_schema,
+                },
+            }
+            runnable = self._chat.bind_tools([tool], tool_choice=name)
+        else:
+            runnable = self._chat.bind(format=json_schema)
         messages = [SystemMessage(content=system), HumanMessage(content=prompt)]
 
-        def call() -> dict[str, Any]:
+        # One plain call in run_with_deadline's daemon thread. Not with_structured_output(...,
+        # include_raw=True): that is a RunnableParallel, whose worker threads are not daemons, so
+        # an abandoned call (a server dripping its reply) kept the process from exiting until
+        # the server finished (164 s measured against a 5 s timeout).
+        def call() -> Any:
             try:
                 return runnable.invoke(messages)
-            except Exception as exc:  # mapped to one short sentence; the traceback is logged
-                raise map_remote_error(exc, self.where, self.model) from exc
+            except Exception as exc:  # mapped to one plain sentence; the detail is logged, redacted
+                raise map_remote_error(exc, self.where, self.model) from None
 
-        result = run_with_deadline(call, self.timeout_s, name=f"llm-{self.provider}")
-        parsed, error = result.get("parsed"), result.get("parsing_error")
-        if error is not None:
-            raise map_remote_error(error, self.where, self.model)
-        if parsed is None:
-            raise invalid_output(_why_nothing_parsed(result.get("raw")))
-        return validate_answer(parsed, schema)
+        message = run_with_deadline(call, self.timeout_s, name=f"llm-{self.provider}")
+        if self.method == "function_calling":
+            calls = getattr(message, "tool_calls", None) or []
+            if calls:
+                return validate_answer(calls[0].get("args"), schema)
+            if getattr(message, "invalid_tool_calls", None):
+                raise invalid_output("it was not valid JSON")
+            raise invalid_output(_why_nothing_parsed(message))
+        content = getattr(message, "content", "")
+        if not isinstance(content, str) or not content.strip():
+            raise invalid_output(_why_nothing_parsed(message))
+        return parse_json_answer(content, schema)
 
 
 def _why_nothing_parsed(raw: Any) -> str:
@@ -238,6 +261,9 @@ BUILDERS = {
 
 def build_llm(settings: Settings) -> StructuredLLM:
     """The configured provider. ConfigError (at start) for a missing key, model or package."""
+    # the key and the URL's password are masked in every log record from here on (httpx logs
+    # each request's URL, user-info included; a server's error may echo the headers)
+    remember_secrets(settings)
     builder = BUILDERS.get(settings.llm_provider)
     if builder is None:
         raise ConfigError(

@@ -43,13 +43,23 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
     from alembic.util import CommandError
 
+    sqlite = engine.dialect.name == "sqlite"
     try:
-        with engine.begin() as conn:
-            cfg = config(conn)
-            tables = set(inspect(conn).get_table_names())
-            if "alembic_version" not in tables and "assessments" in tables:
-                command.stamp(cfg, FIRST)  # made by create_all before migrations: that is revision 0001
-            command.upgrade(cfg, revision)
+        with engine.connect() as conn:
+            if sqlite:  # a revision that rebuilds a table must not cascade-delete the votes
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # outside a transaction, or it is ignored
+                conn.commit()
+            try:
+                with conn.begin():
+                    cfg = config(conn)
+                    tables = set(inspect(conn).get_table_names())
+                    if "alembic_version" not in tables and "assessments" in tables:
+                        command.stamp(cfg, FIRST)  # made by create_all before migrations: revision 0001
+                    command.upgrade(cfg, revision)
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    conn.commit()
     except CommandError as exc:
         raise MigrationError(str(exc)) from exc
 

@@ -7,11 +7,12 @@ sync slash commands the first time. Mention-prefixed commands need no message-co
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from discord.ext import commands
 
-from ..bot import AnalystBot
+if TYPE_CHECKING:
+    from ..bot import AnalystBot
 
 
 class Admin(commands.Cog):

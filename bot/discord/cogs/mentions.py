@@ -13,6 +13,10 @@ Follow-ups (the thread's context is its first assessment, read back from the his
   follow-up, so the subject and retrieval stay on the thread's topic while the follow-up's words
   pull in passages on what it asks about; when it names one of the five variables that variable is
   marked as the focus of the answer.
+
+A refusal (a bad question, the cooldown) is a short reply to the asker that deletes itself after
+``bot.refusal_ttl_s`` (a minute); without the permission to create threads, the answer is a reply to the
+question in the channel.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands
@@ -28,10 +33,13 @@ from bot.core.models import VariableKey
 from bot.core.pipeline import EXAMPLE, check_question, guess_subject
 from bot.errors import BadQuestion, UserError
 
-from ..bot import AnalystBot, AssessOutcome
-from ..render import AssessmentMeta, cut, ordinal, render_assessment
-from ..replies import GENERIC, NO_MENTIONS
-from ..views import assessment_view
+from ..answer import deliver
+from ..render import AssessmentMeta, cut
+from ..replies import GENERIC
+from ..util import NO_MENTIONS
+
+if TYPE_CHECKING:
+    from ..bot import AnalystBot
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +115,11 @@ class Mentions(commands.Cog):
             await self._say(message, GENERIC)
 
     async def _say(self, message: discord.Message, text: str) -> None:
+        """A refusal: a reply to the asker, without a ping, gone after a minute."""
         try:
-            await message.reply(text, mention_author=False, allowed_mentions=NO_MENTIONS)
+            await message.reply(
+                text, mention_author=False, allowed_mentions=NO_MENTIONS, delete_after=self.bot.refusal_ttl_s
+            )
         except discord.HTTPException:
             log.exception("could not reply to a mention")
 
@@ -125,17 +136,15 @@ class Mentions(commands.Cog):
         started = time.perf_counter()
         name = cut(guess_subject(q) and f"{guess_subject(q)}: {q}" or q, 100)
         try:
-            thread: discord.abc.Messageable = await message.create_thread(
-                name=name, auto_archive_duration=1440
-            )
-            channel_id = thread.id  # type: ignore[attr-defined]
-        except discord.Forbidden:  # no Create Public Threads here: answer in the channel instead
-            thread, channel_id = message.channel, message.channel.id
-        await self._answer(message, thread, channel_id, q, AssessmentMeta(), started)
+            thread = await message.create_thread(name=name, auto_archive_duration=1440)
+        except discord.Forbidden:  # no Create Public Threads here: answer in the channel, as a reply
+            await self._answer(message, None, message.channel.id, q, AssessmentMeta(), started)
+            return
+        await self._answer(message, thread, thread.id, q, AssessmentMeta(), started)
 
     async def _in_thread(self, message: discord.Message, thread: discord.Thread, text: str) -> None:
         guild_id = message.guild.id if message.guild else None
-        root = await self.bot.run_blocking(self.bot._history().first_in_channel, thread.id, guild_id=guild_id)
+        root = await self.bot.run_blocking(self.bot.history.first_in_channel, thread.id, guild_id=guild_id)
         if root is None:  # a thread the bot did not start: a new question, answered here
             if not text:
                 raise BadQuestion(f"Ask me a question after the mention, {EXAMPLE}")
@@ -145,7 +154,7 @@ class Mentions(commands.Cog):
                 raise BadQuestion("Ask a follow-up after the mention, e.g. “and what about the costs?”")
             q, alone = follow_up_question(root.row.question, text, self.bot.settings.max_question_chars)
             focus = focus_of(text)
-            context = None if alone else f"Follow-up to #{root.row.id}: {root.row.question}"
+            context = None if alone else f"Follow-up to #{root.row.number}: {root.row.question}"
         if (refusal := self._cooldown_ok(message)) is not None:
             raise UserError(refusal)
         started = time.perf_counter()
@@ -156,53 +165,34 @@ class Mentions(commands.Cog):
     async def _answer(
         self,
         message: discord.Message,
-        where: discord.abc.Messageable,
+        where: discord.abc.Messageable | None,
         channel_id: int,
         question: str,
         meta: AssessmentMeta,
         started: float,
     ) -> None:
-        """Post "Thinking…", then turn that message into the answer, or into the error if it fails."""
-        status = await where.send("Thinking…", allowed_mentions=NO_MENTIONS)
+        """Post "Thinking…" (in ``where``, or as a reply to the question when None), then turn that
+        message into the answer, or into the error if it fails (gone after a minute)."""
+        if where is None:
+            status = await message.reply("Thinking…", mention_author=False, allowed_mentions=NO_MENTIONS)
+        else:
+            status = await where.send("Thinking…", allowed_mentions=NO_MENTIONS)
         try:
-            outcome = await self.bot.assess(
+            await deliver(
+                self.bot,
+                status.edit,
                 question,
                 guild_id=message.guild.id if message.guild else None,
                 channel_id=channel_id,
                 user_id=message.author.id,
-                report=self._reporter(status),
+                meta=meta,
                 started=started,
             )
         except UserError as exc:
-            await status.edit(content=exc.message, allowed_mentions=NO_MENTIONS)
-            return
+            await status.edit(content=exc.message, embeds=[], allowed_mentions=NO_MENTIONS, delete_after=self.bot.refusal_ttl_s)
         except Exception:
             log.exception("assessing a mention failed")
-            await status.edit(content=GENERIC, allowed_mentions=NO_MENTIONS)
-            return
-        await self._post(status, outcome, meta)
-
-    @staticmethod
-    def _reporter(status: discord.Message):
-        async def report(position: int) -> None:
-            await status.edit(content=f"Queued: {ordinal(position)} in line…", allowed_mentions=NO_MENTIONS)
-
-        return report
-
-    async def _post(self, status: discord.Message, outcome: AssessOutcome, meta: AssessmentMeta) -> None:
-        meta = AssessmentMeta(
-            assessment_id=outcome.id,
-            corpus_updated=outcome.corpus_updated,
-            elapsed_s=outcome.elapsed_s,
-            focus=meta.focus,
-            context=meta.context,
-        )
-        await status.edit(
-            content=None,
-            embeds=render_assessment(outcome.assessment, meta),
-            view=assessment_view(outcome.id),
-            allowed_mentions=NO_MENTIONS,
-        )
+            await status.edit(content=GENERIC, embeds=[], allowed_mentions=NO_MENTIONS)
 
 
 async def setup(bot: AnalystBot) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -9,10 +11,13 @@ from discord.ext import commands
 from bot.errors import BadInput
 from bot.store import SearchFilter
 
-from ..bot import AnalystBot
 from ..render import render_sources
+from ..util import NO_MENTIONS
 from ..views import send_pages
 from .assess import AsOf
+
+if TYPE_CHECKING:
+    from ..bot import AnalystBot
 
 
 class Sources(commands.Cog):
@@ -39,8 +44,11 @@ class Sources(commands.Cog):
         if not q or len(q) > self.bot.settings.max_question_chars:
             raise BadInput(f"Give a query of 1 to {self.bot.settings.max_question_chars} characters.")
         await interaction.response.defer(thinking=True)
-        collection = await self.bot.ensure_collection(interaction.guild_id)
-        store = await self.bot.run_blocking(self.bot._app().store, collection)
+        collection = await self.bot.ensure_collection(
+            interaction.guild_id,
+            lambda text: interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS),
+        )
+        store = await self.bot.run_blocking(self.bot.app.store, collection)
         passages = await self.bot.run_blocking(
             store.search, q, k or self.bot.settings.k, SearchFilter(as_of=as_of)
         )

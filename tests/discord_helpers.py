@@ -1,8 +1,9 @@
-"""Helpers to drive the real bot in simcord's in-memory Discord (used by tests and the benchmark).
+"""Helpers to drive the real bot in simcord's in-memory Discord (tests and benchmarks/bench_discord.py).
 
-Why here and not in a conftest: the benchmark script needs exactly the same setup, and one
-process-wide :class:`~bot.app.App` (embedder, chroma in a temp dir, starter corpus ingested once
-per guild) keeps the whole suite fast on two cores. simcord is a dev dependency, imported lazily.
+Not shipped in the package: simcord is a dev dependency. One process-wide :class:`~bot.app.App`
+(embedder, chroma in a temp dir, starter corpus ingested once per guild) keeps the whole suite
+fast on two cores; each bot gets its own history database and its own data directory (so the
+command-sync hash of one test never makes another skip its sync).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from typing import Any
 
 from bot.app import App
 from bot.config import REPO_ROOT, Settings
+from bot.discord.bot import AnalystBot
+from bot.discord.util import collection_for
 from bot.history import HistoryStore
 from bot.ingest import ingest_items
-
-from .bot import AnalystBot, collection_for
 
 KNOWLEDGE = REPO_ROOT / "knowledge"
 
@@ -67,36 +68,66 @@ def make_bot(
     shared: Shared,
     *,
     history: HistoryStore | None = None,
-    sync_guild: int | None = None,
+    app: App | None = None,
+    sync_guilds: list[int] | None = None,
+    sync: bool = True,
     owner_ids: set[int] | None = None,
+    seed_paths: list[Path] | None = None,
+    data_dir: Path | None = None,
     **overrides: Any,
 ) -> AnalystBot:
-    """A bot on the shared App; ``overrides`` change settings (e.g. ``assess_cooldown_s=30``)."""
-    settings = shared.settings.model_copy(update=overrides)
+    """A bot on the shared App (syncing its commands at start, globally unless ``sync_guilds``);
+    ``overrides`` change settings (e.g. ``assess_cooldown_s=30``). Its history and data directory
+    are its own unless given (give both to stand for a restart of the same deployment)."""
+    own = Path(tempfile.mkdtemp(dir=shared.tmp.name))
+    settings = shared.settings.model_copy(update={"data_dir": data_dir or own, **overrides})
     if history is None:
-        history = HistoryStore(
-            f"sqlite:///{(Path(tempfile.mkdtemp(dir=shared.tmp.name)) / 'history.sqlite3').as_posix()}"
-        )
-    return AnalystBot(
-        settings, app=shared.app, history=history, seed_paths=[], sync_guild=sync_guild, owner_ids=owner_ids
+        history = HistoryStore(f"sqlite:///{(own / 'history.sqlite3').as_posix()}")
+    bot = AnalystBot(
+        settings,
+        app=app or shared.app,
+        history=history,
+        seed_paths=[] if seed_paths is None else seed_paths,
+        sync_guilds=sync_guilds,
+        sync=sync,
+        owner_ids=owner_ids,
     )
+    # simcord's settle waits for real timers: a refusal that deletes itself after a minute
+    # would make each such test last a minute (tests read the refusal from the requests)
+    bot.refusal_ttl_s = 0.05
+    return bot
+
+
+def bot_posts(env: Any, start: int = 0) -> list[dict]:
+    """Bodies of the messages the bot posted (POST .../messages) since request ``start``."""
+    return [
+        r.json
+        for r in env.http_requests[start:]
+        if r.method == "POST" and r.path.startswith("/channels/") and r.path.endswith("/messages")
+    ]
+
+
+def deleted_ids(env: Any, start: int = 0) -> set[int]:
+    """Ids of the messages the bot deleted since request ``start``."""
+    return {
+        int(r.path.rsplit("/", 1)[1])
+        for r in env.http_requests[start:]
+        if r.method == "DELETE" and "/messages/" in r.path
+    }
 
 
 @contextlib.asynccontextmanager
-async def running(bot: AnalystBot, *, sync: bool = True, **options: Any) -> AsyncIterator[Any]:
-    """``simcord.run`` with a generous settle timeout (assessments take real CPU time), the
-    commands synced globally (unless the bot syncs a test guild itself), and the bot's own
-    resources (pool; history when it built it) closed at the end."""
+async def running(bot: AnalystBot, **options: Any) -> AsyncIterator[Any]:
+    """``simcord.run`` with a generous settle timeout (assessments take real CPU time); the bot's
+    work is finished at the end (the history store is the test's, as it is serve's)."""
     import simcord
 
     options.setdefault("settle_timeout", 120.0)
     try:
         async with simcord.run(bot, **options) as env:
-            if sync and bot.sync_guild is None:
-                await bot.tree.sync()
             yield env
     finally:
-        await bot.close_resources()
+        await bot.finish_work()
 
 
 def guild_with_members(
