@@ -20,9 +20,8 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.errors import StoreUnavailable
 from bot.store.records import DocumentInfo, SearchFilter
@@ -38,9 +37,9 @@ MIN_DF = 3  # ... unless they are in at most this many (a tiny corpus)
 ROW_COUNT_TTL_S = 30.0
 
 
-@dataclass(frozen=True)
-class DocumentRow:
-    """The registry's record of a document's active version."""
+class DocumentRow(NamedTuple):
+    """The registry's record of a document's active version (a tuple: ``row[2]`` is the content hash,
+    as callers of the earlier ``(doc_id, version, content_hash)`` rows expect)."""
 
     doc_id: str
     version: str
