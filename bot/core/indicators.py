@@ -31,8 +31,8 @@ from bot.core.framework import Framework, VariableSpec
 from bot.core.models import Citation, Claim, Passage, VariableAssessment
 from bot.core.ports import Retriever, SentenceEmbedder, retrieve_many
 from bot.core.relevance import rerank
-from bot.corpus.prose import is_prose
 from bot.core.subject import Subject, expand_query
+from bot.corpus.prose import is_prose
 
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(])")
 # abbreviations after which a full stop does not end a sentence ("Jan. 7", "Gen. Sidorov", "U.S. troops")

@@ -35,11 +35,11 @@ from pydantic import BaseModel, Field, create_model
 
 from bot.core.framework import VariableSpec
 from bot.core.indicators import split_sentences
-from bot.corpus.prose import is_prose
 from bot.core.models import Citation, Claim, Passage, VariableAssessment
 from bot.core.ports import OptionLLM, ProgressCallback, StructuredLLM
 from bot.core.prompts import Prompts
 from bot.core.quotes import clean_quote, found_in
+from bot.corpus.prose import is_prose
 
 log = logging.getLogger(__name__)
 
