@@ -23,7 +23,7 @@ from bot.core.citations import check_citations
 from bot.core.indicators import IndicatorEngine
 from bot.core.judge import Judge, ProgressFn
 from bot.core.models import Assessment, Engine, Passage, Timings, VariableAssessment
-from bot.core.places import clean_text
+from bot.core.places import Gazetteer, clean_text
 from bot.core.ports import Retriever, SentenceEmbedder, StructuredLLM, retrieve_many
 from bot.core.prompts import Prompts
 from bot.core.relevance import rerank
@@ -75,7 +75,7 @@ _NAME = re.compile(r"\b(?:into|in|to|against|over|on|of|near)\s+((?:[A-Z][\w'\-]
 _NOT_PLACE = {"Russia", "Russian", "Russians", "Moscow", "Kremlin", "Putin", "CSTO", "NATO", "The", "Will", "Would"}
 
 
-def read_subject(q: str) -> tuple[str, Subject | None]:
+def read_subject(q: str, gazetteer: Gazetteer | None = None) -> tuple[str, Subject | None]:
     """(name, Subject) of the place the question is about, or BadQuestion.
 
     The gazetteer knows every country and the contested regions of the former Soviet space; a
@@ -83,7 +83,7 @@ def read_subject(q: str) -> tuple[str, Subject | None]:
     the corpus decides whether there is evidence. A question about another actor's intervention, or
     one that names no place, gets a one-sentence explanation instead of an answer about Russia.
     """
-    reading = read_question(q)
+    reading = read_question(q, gazetteer=gazetteer)
     if reading.actor is not None and reading.actor != RUSSIA:
         raise BadQuestion(
             f"This bot assesses Russian military intervention only; it has no framework for {reading.actor}. "
@@ -154,7 +154,7 @@ class Assessor:
     ) -> Assessment:
         t0 = time.perf_counter()
         q = check_question(question, self.max_question_chars)
-        subject, place = read_subject(q)
+        subject, place = read_subject(q, self.prompts.gazetteer)
         use_llm = self.judge is not None and engine != "indicators"
         notes: list[str] = []
         if engine == "llm" and self.judge is None:

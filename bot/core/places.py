@@ -30,7 +30,6 @@ from bot.errors import ConfigError
 Kind = Literal["country", "region", "city"]
 Form = Literal["name", "demonym", "actor"]
 KINDS: tuple[Kind, ...] = ("country", "region", "city")
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "prompts" / "places.yaml"
 
 # ANSI/VT escape sequences (CSI, OSC with BEL or ST terminator, two-character escapes)
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]")
@@ -330,8 +329,13 @@ def parse_gazetteer(data: object, source: str = "places.yaml") -> Gazetteer:
 
 @lru_cache(maxsize=8)
 def load_gazetteer(path: Path | None = None) -> Gazetteer:
-    """The gazetteer in ``path`` (default: the project's ``prompts/places.yaml``), read once."""
-    path = Path(path) if path else DEFAULT_PATH
+    """The gazetteer in ``path`` (default: the packaged ``prompts/places.yaml``, the checkout's or
+    the copy inside an installed wheel), read once."""
+    if path is None:
+        from bot.config import packaged_dir
+
+        path = packaged_dir("prompts") / "places.yaml"
+    path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.core.framework import Framework, load_framework
+from bot.core.places import Gazetteer, load_gazetteer
 from bot.errors import ConfigError
 
 REQUIRED: dict[str, set[str]] = {
@@ -36,6 +37,7 @@ class Prompts:
     judge_quote: str
     judge_structured: str
     framework: Framework
+    gazetteer: Gazetteer | None = None  # prompts/places.yaml, loaded and checked at start
 
     def render(self, name: str, **values: object) -> str:
         template: str = getattr(self, name)
@@ -63,4 +65,4 @@ def load_prompts(directory: Path) -> Prompts:
             raise ConfigError(f"Prompt file {path} uses unknown placeholder(s) {', '.join(sorted(found - required))}.")
         texts[name] = text
     framework = load_framework(directory / "framework.yaml")
-    return Prompts(framework=framework, **texts)
+    return Prompts(framework=framework, gazetteer=load_gazetteer(directory / "places.yaml"), **texts)
