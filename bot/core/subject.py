@@ -172,7 +172,7 @@ def _eligible_as_clause_subject(q: str, ms: list[Mention], i: int) -> bool:
         words.pop()
     if words:
         return words[-1] in _CLAUSE_START or (
-            words[-1] == "of" and _after_words(q, ms, i)[:1] and _after_words(q, ms, i)[0].endswith("ing")
+            words[-1] == "of" and bool(_after_words(q, ms, i)[:1]) and _after_words(q, ms, i)[0].endswith("ing")
         )
     if i == 0:
         return True

@@ -20,6 +20,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import logging
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -218,7 +219,7 @@ class AssessmentButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any, /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> AssessmentButton:
         return cls(int(match["id"]), match["action"])
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich import box
 from rich.console import Group
@@ -253,7 +255,8 @@ def retrieval_table(report: RetrievalReport) -> Group:
 # --- comparing with an earlier run -----------------------------------------------------------------
 
 # (label, getter, True when higher is better, formatter)
-_HEADLINE = [
+# (label, the figure of a report, whether higher is better (None: neither), how to show it)
+_HEADLINE: list[tuple[str, Callable[[EvalReport], float | None], bool | None, Callable[[Any], str]]] = [
     ("Brier", lambda r: r.summary.brier, False, num),
     ("accuracy at 50 %", lambda r: r.summary.accuracy_at_50, True, pct),
     ("agreement, all variables", lambda r: r.summary.agreement_overall, True, pct),
