@@ -45,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from bot.core.framework import short_labels
 from bot.core.models import VARIABLES, Assessment, VariableKey
 from bot.errors import StoreUnavailable, UserError
 from bot.migrations import MigrationError, upgrade
@@ -389,13 +390,6 @@ class HistoryStore:
 
 # -- the chart ---------------------------------------------------------------------------------
 
-_SERIES_LABELS: dict[VariableKey, str] = {
-    "trigger": "Trigger",
-    "local_support": "Local support",
-    "military_opposition": "Military opposition",
-    "feasibility": "Feasibility",
-    "costs": "Costs",
-}
 
 
 def render_chart(rows: list[HistoryRow], subject: str) -> bytes:
@@ -420,7 +414,7 @@ def render_chart(rows: list[HistoryRow], subject: str) -> bytes:
     top.set_title(f"{subject[:60]}: assessments over time", fontsize=11)
     top.grid(alpha=0.3)
     nan = float("nan")
-    for i, (key, label) in enumerate(_SERIES_LABELS.items()):
+    for i, (key, label) in enumerate(short_labels().items()):
         offset = (i - 2) * 0.05  # equal scores would hide each other's lines: nudge them apart
         ys = [nan if (s := r.scores.get(key)) is None else s + offset for r in rows]
         bottom.plot(xs, ys, marker="o", markersize=4, linewidth=1.4, label=label)

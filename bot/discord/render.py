@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit
 
 import discord
 
+from bot.core.framework import labels
 from bot.core.models import Assessment, Passage, VariableAssessment, VariableKey
 from bot.core.scoring import score_bar
 
@@ -40,13 +41,7 @@ CONTENT = 2000
 
 ELLIPSIS = "…"
 
-LABELS: dict[VariableKey, str] = {
-    "trigger": "Trigger",
-    "local_support": "Local support",
-    "military_opposition": "Military opposition",
-    "feasibility": "Feasibility",
-    "costs": "Political & economic costs",
-}
+LABELS: dict[VariableKey, str] = labels()  # from prompts/framework.yaml
 
 NO_NUMBER_COLOUR = 0x607D8B
 # Tags recorded on documents added from chat (bot.discord.cogs.ingest)
