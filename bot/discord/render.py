@@ -146,11 +146,6 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def embed_length(embed: discord.Embed) -> int:
-    """Characters Discord counts towards the 6,000 per message (discord.py's ``len(embed)``)."""
-    return len(embed)
-
-
 def fit_message(
     embeds: list[discord.Embed], total: int = TOTAL, max_embeds: int = EMBEDS
 ) -> list[discord.Embed]:
