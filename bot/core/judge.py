@@ -266,7 +266,7 @@ class Judge:
             VariableAssessment(
                 variable=spec.key,
                 status="assessed",
-                score=score,  # type: ignore[arg-type]
+                score=score,
                 confidence=confidence_of(lean),
                 rationale=rationale,
                 citations=citations,

@@ -334,7 +334,7 @@ def _most_specific(g: Gazetteer, ms: list[Mention], candidates: list[int], best:
         if not inner:
             break
         best = inner[0]
-        place = ms[best].place  # type: ignore[assignment]
+        place = ms[best].place
     return best
 
 

@@ -223,7 +223,7 @@ class AssessmentButton(
     ) -> AssessmentButton:
         return cls(int(match["id"]), match["action"])
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction) -> None:
         try:
             if self.action == "src":
                 await self._show_passages(interaction)
