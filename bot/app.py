@@ -13,13 +13,12 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from bot.config import Settings, remember_secrets
 from bot.core.indicators import load_thresholds
-from bot.core.models import Assessment, Passage
+from bot.core.models import Assessment, EngineChoice, Passage
 from bot.core.pipeline import Assessor
-from bot.core.ports import ProgressCallback
+from bot.core.ports import ProgressCallback, StructuredLLM
 from bot.core.prompts import Prompts, load_prompts
 from bot.core.scoring import ScoringParams
 from bot.core.skill import load_skill
@@ -66,7 +65,7 @@ class App:
     the lexical index and the LLM on the way out, whatever happened inside."""
 
     def __init__(
-        self, settings: Settings, *, llm: Any = None, build_llm: bool = True, notify: Callable[[str], None] | None = None
+        self, settings: Settings, *, llm: StructuredLLM | None = None, build_llm: bool = True, notify: Callable[[str], None] | None = None
     ) -> None:
         self.settings = settings
         self.notify = notify  # told when a write waits for another process (default: a log warning)
@@ -112,12 +111,12 @@ class App:
         *,
         collection: str | None = None,
         as_of: dt.date | None = None,
-        engine: str = "auto",
+        engine: EngineChoice = "auto",
         progress: ProgressCallback | None = None,
     ) -> Assessment:
         """Assess ``question`` over one collection; ``progress`` hears of each variable as it is judged."""
         return self.assessor.assess(
-            question, self.retriever(collection), as_of=as_of, engine=engine, on_progress=progress  # type: ignore[arg-type]
+            question, self.retriever(collection), as_of=as_of, engine=engine, on_progress=progress
         )
 
     def __enter__(self) -> App:

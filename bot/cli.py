@@ -7,12 +7,12 @@ import json
 import logging
 import sys
 import time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
 from bot.config import Settings
-from bot.core.models import VariableAssessment
+from bot.core.models import EngineChoice, VariableAssessment
 from bot.corpus.cleaning import strip_controls
 from bot.errors import UserError
 from bot.terminal import markup_safe, safe
@@ -137,6 +137,7 @@ def ask(
 
     if engine not in {"auto", "llm", "indicators"}:
         raise typer.BadParameter("engine must be auto, llm or indicators")
+    choice = cast(EngineChoice, engine)  # checked just above
     from bot.core.pipeline import check_question
 
     settings = _settings()
@@ -155,7 +156,7 @@ def ask(
             lean = f"{v.score}/4" if v.assessed else "no checked evidence"
             err.print(f"[dim]{time.perf_counter() - started:6.1f} s  {variable.replace('_', ' ')}: {lean}[/dim]")
 
-        result = core.assess(question, collection=collection, as_of=_date(as_of), engine=engine, progress=progress)
+        result = core.assess(question, collection=collection, as_of=_date(as_of), engine=choice, progress=progress)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
@@ -284,11 +285,12 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _click_exceptions() -> tuple[type[BaseException], ...]:
-    """Usage errors: typer >= 0.29 raises its vendored click's, older typer plain click's."""
+def _click_exceptions() -> tuple[type[Any], ...]:
+    """Usage errors: typer >= 0.29 raises its vendored click's, older typer plain click's (two
+    unrelated classes, both with ``show()`` and ``exit_code``)."""
     import click
 
-    kinds: list[type[BaseException]] = [click.exceptions.ClickException]
+    kinds: list[type[Any]] = [click.exceptions.ClickException]
     try:
         from typer._click import exceptions as vendored
 

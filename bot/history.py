@@ -45,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from bot.core.framework import short_labels
 from bot.core.models import VARIABLES, Assessment, VariableKey
 from bot.errors import StoreUnavailable, UserError
 from bot.migrations import MigrationError, upgrade
@@ -221,7 +222,9 @@ class HistoryStore:
             try:
                 with self.engine.begin() as conn:
                     result = conn.execute(assessments.insert().values(**values, number=taken.scalar_subquery()))
-                    row_id = int(result.inserted_primary_key[0])
+                    pk = result.inserted_primary_key
+                    assert pk is not None  # an INSERT of one row always has one
+                    row_id = int(pk[0])
                     number = conn.execute(select(assessments.c.number).where(assessments.c.id == row_id)).scalar()
                     return row_id, int(number or row_id)
             except IntegrityError:
@@ -387,13 +390,6 @@ class HistoryStore:
 
 # -- the chart ---------------------------------------------------------------------------------
 
-_SERIES_LABELS: dict[VariableKey, str] = {
-    "trigger": "Trigger",
-    "local_support": "Local support",
-    "military_opposition": "Military opposition",
-    "feasibility": "Feasibility",
-    "costs": "Costs",
-}
 
 
 def render_chart(rows: list[HistoryRow], subject: str) -> bytes:
@@ -418,9 +414,9 @@ def render_chart(rows: list[HistoryRow], subject: str) -> bytes:
     top.set_title(f"{subject[:60]}: assessments over time", fontsize=11)
     top.grid(alpha=0.3)
     nan = float("nan")
-    for i, (key, label) in enumerate(_SERIES_LABELS.items()):
+    for i, (key, label) in enumerate(short_labels().items()):
         offset = (i - 2) * 0.05  # equal scores would hide each other's lines: nudge them apart
-        ys = [nan if r.scores.get(key) is None else r.scores[key] + offset for r in rows]
+        ys = [nan if (s := r.scores.get(key)) is None else s + offset for r in rows]
         bottom.plot(xs, ys, marker="o", markersize=4, linewidth=1.4, label=label)
     bottom.set_ylim(-0.3, 4.3)
     bottom.set_yticks(range(5))

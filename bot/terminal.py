@@ -15,6 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from bot.core.framework import labels
 from bot.core.models import Assessment, Passage, VariableAssessment
 from bot.core.scoring import score_bar
 from bot.corpus.cleaning import strip_controls
@@ -35,13 +36,6 @@ VERDICT_STYLE = {
     "uncertain": "yellow",
     "likely": "red",
     "very likely": "bold red",
-}
-NAMES = {
-    "trigger": "1 Trigger",
-    "local_support": "2 Local support",
-    "military_opposition": "3 Military opposition",
-    "feasibility": "4 Feasibility",
-    "costs": "5 Political & economic costs",
 }
 
 
@@ -80,6 +74,7 @@ def short(text: str, limit: int) -> str:
 
 
 def render_assessment(a: Assessment) -> Group:
+    names = {k: f"{i} {label}" for i, (k, label) in enumerate(labels().items(), start=1)}  # "1 Trigger"
     style = VERDICT_STYLE.get(a.verdict or "", "bold")
     head = Text()
     if a.likelihood is not None:
@@ -101,7 +96,7 @@ def render_assessment(a: Assessment) -> Group:
         evidence = _claims(a, v)
         if not evidence:
             evidence = Text(safe(v.rationale or "—"), style="dim")
-        table.add_row(NAMES[v.variable], score, evidence)
+        table.add_row(names[v.variable], score, evidence)
     parts: list = [head, Text(safe(a.summary)), table]
     cited = a.cited_passage_numbers()
     if cited:

@@ -20,6 +20,7 @@ if ! command -v pg_ctl >/dev/null && ! compgen -G "/usr/lib/postgresql/*/bin/pg_
 fi
 export HF_HUB_OFFLINE=1
 .venv/bin/ruff check bot tests benchmarks
+.venv/bin/mypy
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -32,7 +33,10 @@ class Judge(BaseModel):
 
 class VariableSpec(BaseModel):
     key: VariableKey
-    name: str
+    name: str  # in the prompts
+    label: str = ""  # shown in answers (default: the name)
+    short: str = ""  # where room is short, as a chart's legend (default: the label)
+    abbrev: str = ""  # a column heading of four or so letters (default: the short form's first four)
     question: str
     anchors: dict[int, str]
     indicators: Indicators
@@ -41,6 +45,9 @@ class VariableSpec(BaseModel):
 
     @model_validator(mode="after")
     def _anchors_cover_scale(self) -> VariableSpec:
+        self.label = self.label or self.name
+        self.short = self.short or self.label
+        self.abbrev = self.abbrev or self.short[:4].lower()
         if sorted(self.anchors) != [0, 1, 2, 3, 4]:
             raise ValueError(f"{self.key}: anchors must define scores 0, 1, 2, 3 and 4")
         for q in [*self.queries, self.judge.statement, self.judge.negation]:
@@ -84,3 +91,27 @@ def load_framework(path: Path) -> Framework:
         raise ConfigError(f"The framework file {path} is missing.") from exc
     except (yaml.YAMLError, ValidationError) as exc:
         raise ConfigError(f"The framework file {path} is invalid: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def packaged_framework() -> Framework:
+    """The framework that ships with the project, loaded once: the vocabulary of render code that
+    has no Prompts object at hand."""
+    from bot.config import packaged_dir
+
+    return load_framework(packaged_dir("prompts") / "framework.yaml")
+
+
+def labels() -> dict[VariableKey, str]:
+    """Each variable's label ("Local support", "Political & economic costs"), in framework order."""
+    return {v.key: v.label for v in packaged_framework().variables}
+
+
+def short_labels() -> dict[VariableKey, str]:
+    """Each variable's short form ("Costs"), in framework order."""
+    return {v.key: v.short for v in packaged_framework().variables}
+
+
+def abbreviations() -> dict[VariableKey, str]:
+    """Each variable's abbreviation ("trig", "supp"), in framework order."""
+    return {v.key: v.abbrev for v in packaged_framework().variables}

@@ -226,8 +226,8 @@ class IndicatorEngine:
         return VariableAssessment(
             variable=spec.key,
             status="assessed",
-            score=score,  # type: ignore[arg-type]
-            confidence=confidence,  # type: ignore[arg-type]
+            score=score,
+            confidence=confidence,
             rationale=f"{len(fav)} sign(s) for, {len(ag)} against. " + " ".join(parts),
             citations=citations,
             evidence_for=claims(fav),

@@ -29,7 +29,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
@@ -87,7 +87,8 @@ class _QuoteOut(BaseModel):
 def quote_schema(n_passages: int) -> type[BaseModel]:
     """One quoted sentence; the passage number is an enum of the numbers given."""
     numbers = tuple(range(1, n_passages + 1))
-    return create_model("QuoteOut", __base__=_QuoteOut, passage=(Literal[numbers], ...))  # type: ignore[valid-type]
+    passage: Any = Literal[numbers]  # a Literal built at run time: a value to pydantic, no static type
+    return create_model("QuoteOut", __base__=_QuoteOut, passage=(passage, ...))
 
 
 MAX_SENTENCES = 80  # the grammar's enum stays small enough to compile in milliseconds
@@ -115,17 +116,19 @@ def enum_form(sentence: str) -> str:
 def sentence_schema(sentences: Sequence[str]) -> type[BaseModel]:
     """One sentence, chosen from ``sentences``: a grammar-constrained model can only copy one."""
     forms = tuple(dict.fromkeys(enum_form(s) for s in sentences))
-    return create_model("SentenceOut", sentence=(Literal[forms], ...))  # type: ignore[valid-type]
+    sentence: Any = Literal[forms]  # built at run time, as in quote_schema
+    return create_model("SentenceOut", sentence=(sentence, ...))
 
 
 @lru_cache(maxsize=64)
 def judgement_schema(n_passages: int, max_claims: int = 3) -> type[BaseModel]:
-    quote = quote_schema(n_passages)
+    quotes: Any = list[quote_schema(n_passages)]  # type: ignore[misc]  # a model class made at run time
+    answer: Any = Literal["true", "false", "unclear"]
     return create_model(
         "JudgementOut",
-        evidence_for_statement=(list[quote], Field(max_length=max_claims)),  # type: ignore[valid-type]
-        evidence_for_negation=(list[quote], Field(max_length=max_claims)),  # type: ignore[valid-type]
-        answer=(Literal["true", "false", "unclear"], ...),
+        evidence_for_statement=(quotes, Field(max_length=max_claims)),
+        evidence_for_negation=(quotes, Field(max_length=max_claims)),
+        answer=(answer, ...),
     )
 
 
@@ -170,12 +173,13 @@ class Judge:
     def _ask_probabilities(
         self, block: str, spec: VariableSpec, subject: str, sentences: list[tuple[int, str]]
     ) -> VariableJudgement:
-        assert isinstance(self.llm, OptionLLM)
+        llm = self.llm
+        assert isinstance(llm, OptionLLM)
         st = spec.judge.statement.format(subject=subject)
         neg = spec.judge.negation.format(subject=subject)
         def ask(statement: str) -> float:
             prompt = block + self.prompts.render("judge_yes_no", statement=statement).rstrip()
-            return self.llm.option_probs(self.system, prompt, ("yes", "no"))["yes"]  # type: ignore[union-attr]
+            return llm.option_probs(self.system, prompt, ("yes", "no"))["yes"]
 
         p_st = ask(st)
         p_neg = ask(neg)
@@ -262,7 +266,7 @@ class Judge:
             VariableAssessment(
                 variable=spec.key,
                 status="assessed",
-                score=score,  # type: ignore[arg-type]
+                score=score,
                 confidence=confidence_of(lean),
                 rationale=rationale,
                 citations=citations,

@@ -13,6 +13,7 @@ Score = Literal[0, 1, 2, 3, 4]
 Confidence = Literal["low", "medium", "high"]
 Verdict = Literal["very unlikely", "unlikely", "uncertain", "likely", "very likely"]
 Engine = Literal["llm", "indicators"]
+EngineChoice = Literal["auto", "llm", "indicators"]  # what a caller asks for
 
 
 class Passage(BaseModel):

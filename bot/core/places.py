@@ -187,8 +187,8 @@ class Gazetteer:
             for d in p.demonyms:
                 for v in _demonym_forms(d):
                     add(v, _Entry("demonym", p, actor), p.name)
-        for actor, forms in self.actors.items():
-            for f in (actor, *forms):
+        for actor, extra in self.actors.items():
+            for f in (actor, *extra):
                 add(f, _Entry("actor", None, actor), f"actor {actor}")
         self._index = index
         forms = [f for f, _ in index]

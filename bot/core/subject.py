@@ -172,7 +172,7 @@ def _eligible_as_clause_subject(q: str, ms: list[Mention], i: int) -> bool:
         words.pop()
     if words:
         return words[-1] in _CLAUSE_START or (
-            words[-1] == "of" and _after_words(q, ms, i)[:1] and _after_words(q, ms, i)[0].endswith("ing")
+            words[-1] == "of" and bool(_after_words(q, ms, i)[:1]) and _after_words(q, ms, i)[0].endswith("ing")
         )
     if i == 0:
         return True
@@ -334,7 +334,7 @@ def _most_specific(g: Gazetteer, ms: list[Mention], candidates: list[int], best:
         if not inner:
             break
         best = inner[0]
-        place = ms[best].place  # type: ignore[assignment]
+        place = ms[best].place
     return best
 
 

@@ -72,7 +72,7 @@ def check_url(url: str, *, allow_private: bool) -> None:
     except (socket.gaierror, UnicodeError) as exc:
         raise BadInput(f"{url}: the host {host} cannot be resolved") from exc
     for info in infos:
-        addr = info[4][0]
+        addr = str(info[4][0])  # an IPv4 or IPv6 socket address starts with the address text
         if not address_is_public(addr):
             raise BadInput(f"{url}: refused, {host} points at a private or local address ({addr})")
 

@@ -50,7 +50,11 @@ class _FrontMatterLoader(yaml.SafeLoader):
     :func:`parse_date` instead of a ValueError from inside the YAML library."""
 
 
-_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+# types-PyYAML binds the constructor's loader type to the class add_constructor is called on, so a
+# SafeConstructor method on a SafeLoader subclass does not fit its TypeVar, although YAML accepts it
+_FrontMatterLoader.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str
+)
 
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _YEAR = re.compile(r"\b\d{4}\b")
@@ -243,7 +247,8 @@ def _html_to_text(html: str, origin: str) -> tuple[str, dict, list[str]]:
     import trafilatura
 
     extracted = trafilatura.bare_extraction(html, include_comments=False, include_tables=False, with_metadata=True)
-    if extracted is None or not getattr(extracted, "text", None):
+    body = getattr(extracted, "text", None)
+    if extracted is None or not body:
         raise BadInput(f"{origin}: no article text found in the HTML")
     warnings: list[str] = []
     date = getattr(extracted, "date", None)
@@ -265,7 +270,7 @@ def _html_to_text(html: str, origin: str) -> tuple[str, dict, list[str]]:
         "url": _valid_url_or_none(getattr(extracted, "url", None)),
     }
     # trafilatura separates paragraphs with single newlines
-    return "\n\n".join(ln for ln in extracted.text.split("\n") if ln.strip()), meta, warnings
+    return "\n\n".join(ln for ln in body.split("\n") if ln.strip()), meta, warnings
 
 
 def _pdf_to_text(path: Path) -> tuple[str, dict]:
@@ -275,7 +280,7 @@ def _pdf_to_text(path: Path) -> tuple[str, dict]:
     try:
         reader = PdfReader(str(path))
         pages = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata or {}
+        info = reader.metadata
     except (PdfReadError, OSError, ValueError, KeyError) as exc:
         raise BadInput(f"{path.name}: not a readable PDF ({type(exc).__name__})") from exc
     text = "\n\n".join(pages)

@@ -20,6 +20,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import logging
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -218,11 +219,11 @@ class AssessmentButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any, /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> AssessmentButton:
         return cls(int(match["id"]), match["action"])
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction) -> None:
         try:
             if self.action == "src":
                 await self._show_passages(interaction)

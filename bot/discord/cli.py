@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from typing import NoReturn
@@ -76,7 +77,7 @@ def run_bot(bot: AnalystBot, token: str) -> int:
                 with contextlib.suppress(
                     NotImplementedError, RuntimeError
                 ):  # not on Windows / not main thread
-                    loop.add_signal_handler(sig, lambda s=sig: _stop(bot, s))
+                    loop.add_signal_handler(sig, functools.partial(_stop, bot, sig))
             await bot.start(token)
 
     try:

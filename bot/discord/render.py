@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit
 
 import discord
 
+from bot.core.framework import labels
 from bot.core.models import Assessment, Passage, VariableAssessment, VariableKey
 from bot.core.scoring import score_bar
 
@@ -40,13 +41,7 @@ CONTENT = 2000
 
 ELLIPSIS = "…"
 
-LABELS: dict[VariableKey, str] = {
-    "trigger": "Trigger",
-    "local_support": "Local support",
-    "military_opposition": "Military opposition",
-    "feasibility": "Feasibility",
-    "costs": "Political & economic costs",
-}
+LABELS: dict[VariableKey, str] = labels()  # from prompts/framework.yaml
 
 NO_NUMBER_COLOUR = 0x607D8B
 # Tags recorded on documents added from chat (bot.discord.cogs.ingest)
@@ -149,11 +144,6 @@ def ordinal(n: int) -> str:
     """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st..."""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
-
-
-def embed_length(embed: discord.Embed) -> int:
-    """Characters Discord counts towards the 6,000 per message (discord.py's ``len(embed)``)."""
-    return len(embed)
 
 
 def fit_message(

@@ -38,8 +38,3 @@ def interaction_wait_budget(interaction: discord.Interaction, settings: Settings
     and the time one assessment may take (the LLM timeout)."""
     age = (discord.utils.utcnow() - interaction.created_at).total_seconds()
     return max(30.0, 14 * 60 - age - settings.llm_timeout_s)
-
-
-def guild_id_of(obj: discord.Interaction | discord.Message) -> int | None:
-    guild = obj.guild
-    return guild.id if guild is not None else None

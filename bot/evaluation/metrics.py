@@ -67,7 +67,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def outcome_by_verdict(likelihoods_pct: Sequence[int], outcomes: Sequence[Outcome]) -> dict[str, dict[str, int]]:
     """A 3 x 5 table: real outcome (rows, ``limited`` its own class) by the verdict the bot showed."""
-    table = {o: dict.fromkeys(VERDICTS, 0) for o in OUTCOMES}
+    table: dict[str, dict[str, int]] = {o: dict.fromkeys(VERDICTS, 0) for o in OUTCOMES}
     for pct, o in zip(likelihoods_pct, outcomes, strict=True):
         table[o][verdict(pct)] += 1
     return table
@@ -133,7 +133,7 @@ def agreement(
     rows: Iterable[tuple[dict[str, Call], dict[str, int | None]]],
 ) -> dict[str, VariableAgreement]:
     """Per variable, from (expected calls, predicted scores) pairs, one pair per case."""
-    out = {v: VariableAgreement(v) for v in VARIABLES}
+    out: dict[str, VariableAgreement] = {v: VariableAgreement(v) for v in VARIABLES}
     for expected, scores in rows:
         for v in VARIABLES:
             exp = expected.get(v)
@@ -188,7 +188,7 @@ def base_rate_loo_brier(outcomes: Sequence[float]) -> float:
 
 Scores = Sequence[int | None]  # five variable scores, None = insufficient evidence
 
-DEFAULT_GRID: dict[str, tuple[float, ...]] = {
+DEFAULT_GRID: dict[str, Sequence[float]] = {
     "beta": (0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0),
     "delta": (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0),
     "prior": (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0),
@@ -262,16 +262,16 @@ def calibrate(
     if len(cases) < 2:
         raise ValueError("calibration needs at least two cases")
     base = base or ScoringParams()
-    grid = grid or DEFAULT_GRID
+    grid_: dict[str, Sequence[float]] = grid or DEFAULT_GRID
     fp = prior_identifiable(cases) if fit_prior is None else fit_prior
-    candidates = param_grid(grid, fp, base)
+    candidates = param_grid(grid_, fp, base)
     params, in_sample = fit(cases, candidates, base)
     loo_pred: list[float] = []
     loo_params: list[ScoringParams] = []
     for i in range(len(cases)):
         rest = [c for j, c in enumerate(cases) if j != i]
         fp_i = prior_identifiable(rest) if fit_prior is None else fit_prior
-        p_i, _ = fit(rest, param_grid(grid, fp_i, base), base)
+        p_i, _ = fit(rest, param_grid(grid_, fp_i, base), base)
         loo_params.append(p_i)
         loo_pred.append(predict(cases[i][0], p_i))
     return CalibrationResult(
@@ -283,6 +283,6 @@ def calibrate(
         base_brier=brier_for(base, cases),
         base_rate_loo_brier=base_rate_loo_brier([y for _, y in cases]),
         fit_prior=fp,
-        grid={k: list(v if k != "prior" or fp else (base.prior,)) for k, v in grid.items()},
+        grid={k: list(v if k != "prior" or fp else (base.prior,)) for k, v in grid_.items()},
         n_cases=len(cases),
     )

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from bot.core.framework import abbreviations
 from bot.core.models import VARIABLES
 from bot.core.scoring import VERDICT_BANDS
 from bot.evaluation.metrics import OUTCOMES, VERDICTS
 from bot.evaluation.runner import EvalReport, RetrievalReport
 from bot.terminal import markup_safe, safe
 
-SHORT = {"trigger": "trig", "local_support": "supp", "military_opposition": "oppo", "feasibility": "feas", "costs": "cost"}
 OUTCOME_ABBR = {"intervened": "yes", "limited": "limited", "not_intervened": "no"}
 
 
@@ -43,8 +45,9 @@ def case_table(report: EvalReport) -> Table:
     t.add_column("case", no_wrap=True)
     t.add_column("in?", no_wrap=True)
     t.add_column("p", justify="right")
+    abbrev = abbreviations()
     for v in VARIABLES:
-        t.add_column(SHORT[v], justify="left")
+        t.add_column(abbrev[v], justify="left")
     t.add_column("cites", justify="right", no_wrap=True)
     t.add_column("leaks", justify="right", no_wrap=True)
     t.add_column("time", justify="right", no_wrap=True)
@@ -253,7 +256,8 @@ def retrieval_table(report: RetrievalReport) -> Group:
 # --- comparing with an earlier run -----------------------------------------------------------------
 
 # (label, getter, True when higher is better, formatter)
-_HEADLINE = [
+# (label, the figure of a report, whether higher is better (None: neither), how to show it)
+_HEADLINE: list[tuple[str, Callable[[EvalReport], float | None], bool | None, Callable[[Any], str]]] = [
     ("Brier", lambda r: r.summary.brier, False, num),
     ("accuracy at 50 %", lambda r: r.summary.accuracy_at_50, True, pct),
     ("agreement, all variables", lambda r: r.summary.agreement_overall, True, pct),
@@ -295,12 +299,13 @@ def compare_eval(old: EvalReport, new: EvalReport) -> Group:
     moved.add_column("outcome")
     moved.add_column("p before → now", justify="right")
     moved.add_column("variables changed")
+    abbrev = abbreviations()
     for r in new.results:
         o = before.get(r.id)
         if o is None:
             moved.add_row(Text(safe(r.id)), r.outcome, f"new → {r.likelihood}", "")
             continue
-        changed = [f"{SHORT[v]} {o.scores.get(v)}→{r.scores.get(v)}" for v in VARIABLES if o.scores.get(v) != r.scores.get(v)]
+        changed = [f"{abbrev[v]} {o.scores.get(v)}→{r.scores.get(v)}" for v in VARIABLES if o.scores.get(v) != r.scores.get(v)]
         if o.likelihood != r.likelihood or changed:
             moved.add_row(Text(safe(r.id)), r.outcome, f"{o.likelihood} → {r.likelihood}", ", ".join(changed))
     parts: list = [t]

@@ -21,20 +21,22 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
 from bot.config import REPO_ROOT, Settings, packaged_dir
-from bot.core.models import VARIABLES, Assessment, Passage
-from bot.core.ports import Retriever
+from bot.core.models import VARIABLES, Assessment, EngineChoice, Passage
+from bot.core.ports import Retriever, StructuredLLM
 from bot.core.scoring import ScoringParams, verdict
 from bot.errors import BadInput, UserError
 from bot.evaluation import metrics as M
 from bot.evaluation.cases import Case, CaseFile
 
-EngineChoice = Literal["auto", "llm", "indicators"]
+if TYPE_CHECKING:
+    from bot.app import App
+
 Mode = Literal["vector", "lexical", "hybrid"]
 MODES: tuple[Mode, ...] = ("vector", "lexical", "hybrid")
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -212,12 +214,12 @@ def _nan_to_none(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
 
 
-def assess_case(app: Any, case: Case, engine: EngineChoice, collection: str) -> CaseResult:
+def assess_case(app: App, case: Case, engine: EngineChoice, collection: str) -> CaseResult:
     """Assess one case as of its date through an auditing retriever, and score the result."""
     audit = AuditRetriever(app.retriever(collection), case.as_of)
     res = CaseResult(
         id=case.id, question=case.question, as_of=case.as_of, outcome=case.outcome,
-        framework_miss=case.framework_miss, expected=dict(case.expected_variables),
+        framework_miss=case.framework_miss, expected={str(k): str(v) for k, v in case.expected_variables.items()},
     )
     t0 = time.perf_counter()
     try:
@@ -309,7 +311,7 @@ def summarise(results: Sequence[CaseResult], cases: Sequence[Case]) -> EvalSumma
     return s
 
 
-def _index(app: Any, collection: str, paths: Sequence[Path], settings: Settings, progress: Progress | None) -> tuple[int, list[str]]:
+def _index(app: App, collection: str, paths: Sequence[Path], settings: Settings, progress: Progress | None) -> tuple[int, list[str]]:
     from bot.ingest import ingest_items
 
     def step(i: int, n: int, _o: Any) -> None:
@@ -324,7 +326,7 @@ def _index(app: Any, collection: str, paths: Sequence[Path], settings: Settings,
     return sum(o.status in ("added", "updated") for o in outcomes), warnings
 
 
-def _dating_warnings(app: Any, collection: str, case_file: CaseFile) -> list[str]:
+def _dating_warnings(app: App, collection: str, case_file: CaseFile) -> list[str]:
     """Documents that no case can ever see (undated), or a case's own documents dated after its as_of."""
     docs = {d.id: d for d in app.store(collection).documents()}
     out = [f"{d.id}: undated, hidden from every as_of search" for d in docs.values() if d.date is None]
@@ -343,7 +345,7 @@ def run_cases(
     engine: EngineChoice = "auto",
     with_starter_corpus: bool = False,
     calibrate: bool = False,
-    llm: Any = None,
+    llm: StructuredLLM | None = None,
     progress: Progress | None = None,
 ) -> EvalReport:
     """Index the case file's documents into a temporary store and assess every case as of its date."""

@@ -15,12 +15,15 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_types import CreateChatCompletionStreamResponse
 
 from bot.errors import ConfigError
 from bot.llm.common import (
@@ -157,23 +160,27 @@ class LlamaCppLLM:
                     raise _Cancelled
                 started = time.perf_counter()
                 try:
-                    stream = self._llama.create_chat_completion(
-                        messages=messages,  # type: ignore[arg-type]
-                        grammar=grammar,
-                        temperature=self.temperature,
-                        max_tokens=self.max_tokens,
-                        seed=self.seed,
-                        stream=True,
+                    # stream=True: a generator of chunks (the stub's return type is the union with a whole reply)
+                    stream = cast(
+                        "Generator[CreateChatCompletionStreamResponse, None, None]",
+                        self._llama.create_chat_completion(
+                            messages=messages,  # type: ignore[arg-type]
+                            grammar=grammar,
+                            temperature=self.temperature,
+                            max_tokens=self.max_tokens,
+                            seed=self.seed,
+                            stream=True,
+                        ),
                     )
                     parts: list[str] = []
                     finish: str | None = None
                     stats = CallStats()
-                    for chunk in stream:  # type: ignore[union-attr]
+                    for chunk in stream:
                         if cancel.is_set() or time.monotonic() > deadline:
-                            stream.close()  # type: ignore[union-attr]
+                            stream.close()
                             raise _Cancelled
                         choice = chunk["choices"][0]
-                        piece = choice.get("delta", {}).get("content") or ""
+                        piece = cast(str, choice.get("delta", {}).get("content") or "")  # the delta's text, or None
                         if piece:
                             if not parts:
                                 stats.first_token_ms = (time.perf_counter() - started) * 1000

@@ -13,6 +13,7 @@ The file is in WAL mode with a 30 s busy timeout, so several processes may read 
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import datetime as dt
 import json
@@ -330,7 +331,7 @@ class LexicalIndex:
 
     # -- search -------------------------------------------------------------------------------
     @staticmethod
-    def _filter_sql(flt: SearchFilter, *, use_index: bool = True) -> tuple[str, list[Any]]:
+    def _filter_sql(flt: SearchFilter, *, use_index: bool = True) -> tuple[str, builtins.list[Any]]:
         """SQL conditions on ``chunks`` for a filter, and their arguments.
 
         ``use_index=False`` writes the columns as ``+column`` so that SQLite does not pick the date
@@ -371,7 +372,7 @@ class LexicalIndex:
                 found.update(r[0] for r in rows)
         return found
 
-    def allowed_ids(self, collection: str, flt: SearchFilter, cap: int) -> list[str] | None:
+    def allowed_ids(self, collection: str, flt: SearchFilter, cap: int) -> builtins.list[str] | None:
         """Every active chunk id that passes the filter, or None when there are more than ``cap``."""
         cond, args = self._filter_sql(flt)
         with self._lock:
@@ -389,7 +390,7 @@ class LexicalIndex:
             self._rows_cache = (now, n)
         return self._rows_cache[1]
 
-    def _doc_freq(self, terms: list[str]) -> dict[str, int]:
+    def _doc_freq(self, terms: builtins.list[str]) -> dict[str, int]:
         """How many chunks contain each query term (its rarest stemmed token), from the FTS vocabulary."""
         with self._lock:
             db = self._db
@@ -408,7 +409,7 @@ class LexicalIndex:
             out[t] = max(out[t], df.get(tok, 0))
         return out
 
-    def query_terms(self, query: str, *, informative: bool = False) -> list[str]:
+    def query_terms(self, query: str, *, informative: bool = False) -> builtins.list[str]:
         """The words of a query that the BM25 side searches for.
 
         Stop words go. In a large index (``PRUNE_MIN_ROWS`` chunks or more), words found in more than
@@ -441,7 +442,7 @@ class LexicalIndex:
 
     def search(
         self, collection: str, query: str, limit: int, flt: SearchFilter, *, informative: bool = False
-    ) -> list[tuple[str, float]]:
+    ) -> builtins.list[tuple[str, float]]:
         """BM25 top ``limit`` (chunk id, score; higher is better) within one collection and filter
         (``informative``: see :meth:`query_terms`)."""
         try:

@@ -187,10 +187,10 @@ class Ingest(commands.Cog):
         async def progress(embed: discord.Embed) -> None:
             await interaction.edit_original_response(content=None, embed=embed, allowed_mentions=NO_MENTIONS)
 
-        collection = await self.bot.ensure_collection(
-            interaction.guild_id,
-            lambda text: interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS),
-        )
+        async def notice(text: str) -> None:
+            await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
+
+        collection = await self.bot.ensure_collection(interaction.guild_id, notice)
         store = await self.bot.run_blocking(self.bot.app.store, collection)
         outcomes: list[IngestOutcome] = []
         last_edit = float("-inf")

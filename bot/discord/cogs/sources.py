@@ -44,10 +44,10 @@ class Sources(commands.Cog):
         if not q or len(q) > self.bot.settings.max_question_chars:
             raise BadInput(f"Give a query of 1 to {self.bot.settings.max_question_chars} characters.")
         await interaction.response.defer(thinking=True)
-        collection = await self.bot.ensure_collection(
-            interaction.guild_id,
-            lambda text: interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS),
-        )
+        async def notice(text: str) -> None:
+            await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
+
+        collection = await self.bot.ensure_collection(interaction.guild_id, notice)
         store = await self.bot.run_blocking(self.bot.app.store, collection)
         passages = await self.bot.run_blocking(
             store.search, q, k or self.bot.settings.k, SearchFilter(as_of=as_of)
