@@ -1,6 +1,8 @@
 """Servers that a test starts itself: bound to 127.0.0.1, waited for, and always stopped.
 
 * :func:`loopback_server`: a real process (``chroma run``, ``python -m llama_cpp.server``);
+* :func:`tcp_server`: a raw socket server that hands each connection to the test's function
+  (hang up, hold it open, drip bytes...);
 * :func:`stub_server`: an in-process HTTP server that answers like an LLM API (OpenAI, Anthropic,
   Ollama) with whatever the test sets in ``reply``, records every request, and can stall or
   drip its answer (timeouts).
@@ -31,6 +33,43 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def tcp_server(handle: Callable[[socket.socket], bool]) -> Iterator[int]:
+    """A TCP server on 127.0.0.1 (yields its port); ``handle(conn)`` runs for each connection in the
+    accept thread and returns True to keep the connection open until the test ends (closed then),
+    False to have it closed at once. Stopped and closed when the block ends."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    srv.settimeout(0.1)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if handle(conn):
+                held.append(conn)
+            else:
+                conn.close()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield srv.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for conn in held:
+            conn.close()
+        srv.close()
 
 
 @contextlib.contextmanager

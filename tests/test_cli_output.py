@@ -9,11 +9,11 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from loopback import tcp_server
 from typer.testing import CliRunner
 
 from bot.config import REPO_ROOT
@@ -105,33 +105,15 @@ main()
 @pytest.fixture
 def dropping_server() -> Iterator[int]:
     """Accepts each connection, reads the request and hangs up without a word."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen()
-    srv.settimeout(0.2)
-    stop = threading.Event()
 
-    def loop() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(2)
-                with contextlib.suppress(OSError):
-                    conn.recv(65536)
+    def hang_up(conn: socket.socket) -> bool:
+        conn.settimeout(2)
+        with contextlib.suppress(OSError):
+            conn.recv(65536)
+        return False
 
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
-        yield srv.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        srv.close()
+    with tcp_server(hang_up) as port:
+        yield port
 
 
 def _closed_port() -> int:

@@ -4,15 +4,14 @@ Chroma in server mode (chromadb's own client has no timeout at all)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from loopback import tcp_server
 
 from bot.app import App
 from bot.config import REPO_ROOT
@@ -22,33 +21,8 @@ from bot.errors import StoreUnavailable
 @pytest.fixture
 def silent_server() -> Iterator[int]:
     """Accepts every connection, reads nothing, answers nothing, until the test ends."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
-    srv.settimeout(0.1)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            held.append(conn)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
-        yield srv.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        for conn in held:
-            conn.close()
-        srv.close()
+    with tcp_server(lambda conn: True) as port:
+        yield port
 
 
 def test_app_in_server_mode_gives_up_on_a_silent_chroma(settings, silent_server: int) -> None:
