@@ -98,7 +98,7 @@ def assessor_with(base: Assessor, llm, skill: SkillFile | None = None, samples: 
 
     a = copy.copy(base)
     a.llm = llm
-    a.judge = Judge(base.prompts, llm, samples=samples) if llm is not None else None
+    a.judge = Judge(base.prompts, llm, samples=samples, embedder=base.indicators.embedder) if llm is not None else None
     a.skill = skill or SkillFile()
     return a
 
@@ -385,3 +385,13 @@ def test_a_keyword_line_is_never_evidence(base_assessor, prompts, engine) -> Non
     structured = FakeLLM(default=judgement("true", for_statement=[(1, KEYWORDS)]))
     b = assess(base_assessor, structured, KEYWORDS)
     assert b.claims_made == 5 and b.claims_kept == 0 and all(not v.assessed for v in b.variables)
+
+
+def test_the_quote_is_chosen_among_the_sentences_closest_to_the_side(base_assessor, prompts) -> None:
+    filler = " ".join(f"The weather in the capital was mild on day {i} and markets were calm." for i in range(12))
+    llm = FakeOptionLLM(reader(prompts))
+    a = assess(base_assessor, llm, filler, DEFENDED)
+    offered = llm.calls[2].schema.model_json_schema()["properties"]["sentence"]["enum"]  # military opposition
+    assert len(offered) == 8
+    assert any("pledged to fight alongside" in s for s in offered)  # the sentence that shows the side is offered
+    assert "pledged to fight alongside" in a.variable("military_opposition").evidence_against[0].quote

@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field, create_model
 from bot.core.framework import VariableSpec
 from bot.core.indicators import split_sentences
 from bot.core.models import Citation, Claim, Passage, VariableAssessment
-from bot.core.ports import OptionLLM, ProgressCallback, StructuredLLM
+from bot.core.ports import OptionLLM, ProgressCallback, SentenceEmbedder, StructuredLLM
 from bot.core.prompts import Prompts
 from bot.core.quotes import clean_quote, found_in
 from bot.corpus.prose import is_prose
@@ -158,9 +158,21 @@ class Judge:
     """Runs the per-variable questions with one LLM and checks every claim."""
 
     def __init__(
-        self, prompts: Prompts, llm: StructuredLLM, *, samples: int = 1, max_claims: int = 3, budget_s: float = 600.0
+        self,
+        prompts: Prompts,
+        llm: StructuredLLM,
+        *,
+        samples: int = 1,
+        max_claims: int = 3,
+        budget_s: float = 600.0,
+        embedder: SentenceEmbedder | None = None,
+        candidates: int = 8,
     ) -> None:
         self.budget_s = budget_s
+        # the sentences offered for a quote: the ``candidates`` closest (by embedding) to the side
+        # the model leaned to, so a small model picks among relevant sentences, not the whole list
+        self.embedder = embedder
+        self.candidates = candidates
         self.prompts = prompts
         self.framework = prompts.framework
         self.system = prompts.judge_system.strip()
@@ -186,15 +198,26 @@ class Judge:
         lean = p_st - p_neg
         side = st if lean >= 0 else neg
         proposed: list[Proposed] = []
-        if sentences:
+        offered = self._closest(side, sentences)
+        if offered:
             out = self.llm.generate(
                 self.system, block + self.prompts.render("judge_quote", side=side).rstrip(),
-                sentence_schema([text for _, text in sentences]),
+                sentence_schema([text for _, text in offered]),
             )
             chosen = str(out.sentence)  # type: ignore[attr-defined]
             n, original = next(((n, text) for n, text in sentences if enum_form(text) == chosen), (0, chosen))
             proposed.append(Proposed(n, original, lean >= 0))
         return VariableJudgement(lean, proposed, f"the model rated the statement {p_st:.0%} likely true and its opposite {p_neg:.0%}")
+
+    def _closest(self, side: str, sentences: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """The ``candidates`` sentences most similar to ``side``, most similar first (all of them, in
+        passage order, without an embedder)."""
+        if self.embedder is None or not sentences:
+            return sentences
+        vectors = self.embedder.embed([side] + [text for _, text in sentences])
+        sims = vectors[1:] @ vectors[0]
+        keep = sorted(range(len(sentences)), key=lambda i: -float(sims[i]))[: self.candidates]
+        return [sentences[i] for i in keep]
 
     def _ask_structured(
         self, block: str, spec: VariableSpec, subject: str, sentences: list[tuple[int, str]]

@@ -141,7 +141,9 @@ class Assessor:
         self.n_passages = n_passages
         self.max_question_chars = max_question_chars
         self.indicators = IndicatorEngine(prompts.framework, embedder, thresholds)
-        self.judge = Judge(prompts, llm, samples=samples, budget_s=llm_budget_s) if llm is not None else None
+        self.judge = (
+            Judge(prompts, llm, samples=samples, budget_s=llm_budget_s, embedder=embedder) if llm is not None else None
+        )
 
     def assess(
         self,
