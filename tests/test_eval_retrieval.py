@@ -8,7 +8,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from bot.config import REPO_ROOT
+from bot.config import REPO_ROOT, shared_dir
 from bot.errors import BadInput
 from bot.evaluation.runner import RetrievalReport, load_question_set
 
@@ -96,7 +96,7 @@ def test_bad_question_files_get_one_line_reasons(tmp_path, content, error):
 @pytest.mark.parametrize(
     ("name", "docs"),
     [
-        ("dev_docs.yaml", Path("/work/shared/eval/dev/docs")),
+        ("dev_docs.yaml", shared_dir() / "eval" / "dev" / "docs"),
         ("heldout_docs.yaml", REPO_ROOT / "benchmarks" / "cases" / "heldout" / "docs"),
     ],
 )
