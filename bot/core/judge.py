@@ -29,7 +29,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field, create_model
 
@@ -151,7 +151,11 @@ class VariableJudgement:
     detail: str = ""
 
 
-ProgressFn = ProgressCallback  # (variable key, its assessment) as each variable is judged
+class JudgeResult(NamedTuple):
+    variables: list[VariableAssessment]
+    claims_made: int
+    claims_kept: int
+    out_of_time: bool  # the budget ran out before every variable was judged
 
 
 class Judge:
@@ -257,12 +261,11 @@ class Judge:
                 continue
             if not is_prose(quote):  # a keyword line or a heading is not evidence, even when quoted exactly
                 continue
+            kept += 1
             key = (c.passage, quote.casefold())
-            if key in seen:
-                kept += 1
+            if key in seen:  # the same quote from another sample: kept, shown once
                 continue
             seen.add(key)
-            kept += 1
             towards = polarity if c.supports_statement else -polarity
             claim = Claim(text=spec.judge.statement if c.supports_statement else spec.judge.negation, passage=c.passage, quote=quote)
             (evidence_for if towards > 0 else evidence_against).append(claim)
@@ -302,16 +305,18 @@ class Judge:
         )
 
     def run(
-        self, passages: Sequence[Passage], subject: str, *, on_progress: ProgressFn | None = None
-    ) -> tuple[list[VariableAssessment], int, int]:
-        """Judge the five variables over ``passages``; returns (variables, claims made, claims kept)."""
+        self, passages: Sequence[Passage], subject: str, *, on_progress: ProgressCallback | None = None
+    ) -> JudgeResult:
+        """Judge the five variables over ``passages`` within the budget."""
         block = passages_block(passages)
         sentences = passage_sentences(passages) if self.probabilities else []
         variables: list[VariableAssessment] = []
         made = kept = 0
+        out_of_time = False
         deadline = time.monotonic() + self.budget_s
         for spec in self.framework.variables:
             if time.monotonic() > deadline:  # one deadline for the whole assessment, not only per call
+                out_of_time = True
                 va = VariableAssessment(
                     variable=spec.key, status="insufficient_evidence",
                     rationale="Not judged: the assessment ran out of time before this variable.",
@@ -328,4 +333,4 @@ class Judge:
             variables.append(va)
             if on_progress is not None:
                 on_progress(spec.key, va)
-        return variables, made, kept
+        return JudgeResult(variables, made, kept, out_of_time)

@@ -21,10 +21,10 @@ from typing import Literal
 
 from bot.core.citations import check_citations
 from bot.core.indicators import IndicatorEngine
-from bot.core.judge import Judge, ProgressFn
+from bot.core.judge import Judge
 from bot.core.models import Assessment, Engine, Passage, Timings, VariableAssessment
 from bot.core.places import Gazetteer, clean_text
-from bot.core.ports import Retriever, SentenceEmbedder, StructuredLLM, retrieve_many
+from bot.core.ports import ProgressCallback, Retriever, SentenceEmbedder, StructuredLLM, retrieve_many
 from bot.core.prompts import Prompts
 from bot.core.relevance import rerank
 from bot.core.scoring import ScoringParams, likelihood, overall_confidence, verdict
@@ -152,7 +152,7 @@ class Assessor:
         *,
         as_of: dt.date | None = None,
         engine: Literal["auto", "llm", "indicators"] = "auto",
-        on_progress: ProgressFn | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> Assessment:
         t0 = time.perf_counter()
         q = check_question(question, self.max_question_chars)
@@ -235,7 +235,7 @@ class Assessor:
         place: Subject | None,
         retriever: Retriever,
         as_of: dt.date | None,
-        on_progress: ProgressFn | None,
+        on_progress: ProgressCallback | None,
     ) -> Draft:
         assert self.judge is not None and self.llm is not None
         t1 = time.perf_counter()
@@ -243,14 +243,17 @@ class Assessor:
         t2 = time.perf_counter()
         if not passages:
             raise LLMError("no passages to give the model")
-        variables, made, kept = self.judge.run(passages, subject or q, on_progress=on_progress)
+        variables, made, kept, out_of_time = self.judge.run(passages, subject or q, on_progress=on_progress)
         t3 = time.perf_counter()
         checked, removed = self._check(variables, len(passages))
         notes = []
-        if any(v.rationale.startswith("Not judged: the assessment ran out of time") for v in checked):
+        if out_of_time:
             notes.append("The language model ran out of time; the variables it did not reach show no evidence.")
         if made > kept:
-            notes.append(f"{made - kept} of the model's {made} quoted claim(s) were not found in their passages and were dropped.")
+            notes.append(
+                f"{made - kept} of the model's {made} quoted claim(s) were not found in their passages, "
+                "or were not sentences, and were dropped."
+            )
         return Draft(
             q, subject, as_of, "llm", self.llm.model_name, checked, passages,
             self._summary(subject, checked), notes, removed, made, kept,
