@@ -25,14 +25,13 @@ from typing import Literal
 
 import yaml
 
+from bot.corpus.cleaning import ESCAPE_SEQUENCES
 from bot.errors import ConfigError
 
 Kind = Literal["country", "region", "city"]
 Form = Literal["name", "demonym", "actor"]
 KINDS: tuple[Kind, ...] = ("country", "region", "city")
 
-# ANSI/VT escape sequences (CSI, OSC with BEL or ST terminator, two-character escapes)
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]")
 _QUOTES = dict.fromkeys(map(ord, "\u2018\u2019\u02bc\u0060\u00b4\u2032"), "'")
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212"), "-")
 # letters NFKD does not decompose, as transliterations write them ("Naxçıvan", "Xankəndi", "Suwałki")
@@ -43,7 +42,7 @@ _PLAIN = {**_QUOTES, **_DASHES, **_LETTERS}
 def clean_text(text: str) -> str:
     """The text without terminal escape sequences, control characters (each becomes a space) and
     invisible format characters (zero-width spaces, soft hyphens: removed), whitespace collapsed."""
-    text = _ESCAPES.sub(" ", text or "")
+    text = ESCAPE_SEQUENCES.sub(" ", text or "")  # the ingest's pattern: one definition of an escape
     out = []
     for ch in text:
         cat = unicodedata.category(ch)

@@ -23,7 +23,7 @@ _WS = re.compile(r"\s+")
 # ST (bounded, and only when terminated: a stray ESC never swallows the rest of a document); CSI
 # (cursor moves, screen clears, colours; also its one-byte C1 form); other two-byte escapes. What
 # is left of a broken sequence loses its control characters below.
-_ESCAPES = re.compile(
+ESCAPE_SEQUENCES = re.compile(
     r"\x1b\][^\x07\x1b]{0,4096}(?:\x07|\x1b\\)"
     r"|\x1b[PX^_][^\x1b]{0,4096}\x1b\\"
     r"|(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
@@ -39,7 +39,7 @@ def strip_controls(text: str) -> str:
     if text.isprintable():
         return text
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROLS.sub("", _ESCAPES.sub("", text))
+    return _CONTROLS.sub("", ESCAPE_SEQUENCES.sub("", text))
 
 
 _CREDIT = re.compile(
