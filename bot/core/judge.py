@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
+import numpy as np
 from pydantic import BaseModel, Field, create_model
 
 from bot.core.framework import VariableSpec
@@ -151,6 +152,14 @@ class VariableJudgement:
     detail: str = ""
 
 
+@dataclass
+class Sentences:
+    """The sentences a quote may be chosen from, (passage number, text), with their vectors."""
+
+    items: list[tuple[int, str]]
+    vectors: np.ndarray | None = None
+
+
 class JudgeResult(NamedTuple):
     variables: list[VariableAssessment]
     claims_made: int
@@ -187,7 +196,7 @@ class Judge:
 
     # -- one variable ---------------------------------------------------------------------
     def _ask_probabilities(
-        self, block: str, spec: VariableSpec, subject: str, sentences: list[tuple[int, str]]
+        self, block: str, spec: VariableSpec, subject: str, sentences: Sentences
     ) -> VariableJudgement:
         llm = self.llm
         assert isinstance(llm, OptionLLM)
@@ -209,22 +218,27 @@ class Judge:
                 sentence_schema([text for _, text in offered]),
             )
             chosen = str(out.sentence)  # type: ignore[attr-defined]
-            n, original = next(((n, text) for n, text in sentences if enum_form(text) == chosen), (0, chosen))
+            n, original = next(((n, text) for n, text in offered if enum_form(text) == chosen), (0, chosen))
             proposed.append(Proposed(n, original, lean >= 0))
         return VariableJudgement(lean, proposed, f"the model rated the statement {p_st:.0%} likely true and its opposite {p_neg:.0%}")
 
-    def _closest(self, side: str, sentences: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    def _sentences(self, passages: Sequence[Passage]) -> Sentences:
+        """The passages' sentences for the quote step, embedded once for all five variables."""
+        items = passage_sentences(passages) if self.probabilities else []
+        vectors = self.embedder.embed([text for _, text in items]) if self.embedder is not None and items else None
+        return Sentences(items, vectors)
+
+    def _closest(self, side: str, sentences: Sentences) -> list[tuple[int, str]]:
         """The ``candidates`` sentences most similar to ``side``, most similar first (all of them, in
         passage order, without an embedder)."""
-        if self.embedder is None or not sentences:
-            return sentences
-        vectors = self.embedder.embed([side] + [text for _, text in sentences])
-        sims = vectors[1:] @ vectors[0]
-        keep = sorted(range(len(sentences)), key=lambda i: -float(sims[i]))[: self.candidates]
-        return [sentences[i] for i in keep]
+        if self.embedder is None or sentences.vectors is None:
+            return sentences.items
+        sims = sentences.vectors @ self.embedder.embed([side])[0]
+        keep = sorted(range(len(sentences.items)), key=lambda i: -float(sims[i]))[: self.candidates]
+        return [sentences.items[i] for i in keep]
 
     def _ask_structured(
-        self, block: str, spec: VariableSpec, subject: str, sentences: list[tuple[int, str]]
+        self, block: str, spec: VariableSpec, subject: str, sentences: Sentences
     ) -> VariableJudgement:
         st = spec.judge.statement.format(subject=subject)
         n = block.count("\n[") + 1
@@ -309,7 +323,7 @@ class Judge:
     ) -> JudgeResult:
         """Judge the five variables over ``passages`` within the budget."""
         block = passages_block(passages)
-        sentences = passage_sentences(passages) if self.probabilities else []
+        sentences = self._sentences(passages)
         variables: list[VariableAssessment] = []
         made = kept = 0
         out_of_time = False
